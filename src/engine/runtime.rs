@@ -1,0 +1,340 @@
+//! Executes a [`FoldedModel`] as the FINN accelerator does, bit for bit: the input quantizer
+//! table, the int8 × ±1 first layer, XNOR-popcount layers on packed maps, thresholds `acc ≥ T`,
+//! OR max-pools, and the last accumulator as class scores. Any layer can be tapped.
+
+use ndarray::{Array2, Array3, ArrayView3, ArrayView4, Axis};
+use rayon::prelude::*;
+
+use super::kernels::{self, Kernel};
+use super::packed::PackedMap;
+use crate::error::{Error, Result};
+use crate::model::folded::FoldedModel;
+use crate::model::topology::{Layer, LayerKind, Shape};
+
+/// How one topology layer runs.
+enum Plan {
+    /// The first compute layer: integer input codes × ±1 weights, rows of K i32 (±1).
+    Int {
+        weights: Vec<i32>,
+        k: usize,
+        thresholds: Option<Vec<i32>>,
+    },
+    /// A binary layer: rows of `row_words` packed words laid out as the input window is
+    /// gathered ((ky, kx, channel words) or (pixel, channel words)), padding bits zero.
+    Bin {
+        rows: Vec<u64>,
+        row_words: usize,
+        k: usize,
+        thresholds: Option<Vec<i32>>,
+    },
+    Pool {
+        size: usize,
+    },
+}
+
+/// A map between layers.
+#[derive(Clone, Debug)]
+enum Act {
+    /// Input codes, H×W×C.
+    Int(Array3<i32>),
+    Bits(PackedMap),
+}
+
+/// What one layer produced.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LayerOut {
+    /// Compute layers: the pre-threshold accumulators, H×W×C, in the folded (flipped) domain,
+    /// so the output is +1 exactly where acc ≥ T. For binary-input layers acc is the XNOR
+    /// popcount P (the ±1 dot product is 2P − K, or K − 2P on a flipped channel).
+    pub acc: Option<Array3<i32>>,
+    /// The binary output map (absent for the last layer).
+    pub bits: Option<PackedMap>,
+}
+
+/// Every intermediate value of one image, up to the requested layer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Trace {
+    /// The quantized input codes (int8), H×W×C.
+    pub input: Array3<i8>,
+    /// One per topology layer run, in order.
+    pub layers: Vec<LayerOut>,
+}
+
+impl Trace {
+    /// The class scores, when the trace ran to the last layer.
+    pub fn scores(&self) -> Option<Vec<i32>> {
+        let last = self.layers.last()?;
+        if last.bits.is_some() {
+            return None;
+        }
+        last.acc.as_ref().map(|a| a.iter().copied().collect())
+    }
+}
+
+pub struct Engine {
+    model: FoldedModel,
+    layers: Vec<Layer>,
+    plans: Vec<Plan>,
+    table: [i32; 256],
+    kernel: &'static dyn Kernel,
+}
+
+impl Engine {
+    pub fn new(model: FoldedModel) -> Result<Engine> {
+        let layers = model.validate()?;
+        let mut plans = Vec::with_capacity(layers.len());
+        for l in &layers {
+            let plan = match (l.kind, l.compute_index) {
+                (LayerKind::MaxPool { size }, _) => Plan::Pool { size },
+                (_, Some(0)) => {
+                    let f = &model.layers[0];
+                    let k = l.fan_in();
+                    let mut weights = Vec::with_capacity(l.output.channels * k);
+                    for o in 0..l.output.channels {
+                        weights.extend((0..k).map(|j| f.weights.sign(o, j)));
+                    }
+                    Plan::Int { weights, k, thresholds: f.thresholds.clone() }
+                }
+                (_, Some(ci)) => {
+                    let f = &model.layers[ci];
+                    let c = l.input.channels;
+                    let wpp = c.div_ceil(64);
+                    // Window pixels: kernel² for a conv, the whole input map for an fc; the
+                    // column order (window pixel, channel) is FINN's in both cases.
+                    let window = match l.kind {
+                        LayerKind::Conv { kernel } => kernel * kernel,
+                        _ => l.input.pixels(),
+                    };
+                    let row_words = window * wpp;
+                    let mut rows = vec![0u64; l.output.channels * row_words];
+                    for o in 0..l.output.channels {
+                        let row = f.weights.row(o);
+                        for p in 0..window {
+                            for ch in 0..c {
+                                if row[p * c + ch] {
+                                    rows[o * row_words + p * wpp + ch / 64] |= 1 << (ch % 64);
+                                }
+                            }
+                        }
+                    }
+                    Plan::Bin { rows, row_words, k: l.fan_in(), thresholds: f.thresholds.clone() }
+                }
+                (_, None) => unreachable!("compute layers have an index"),
+            };
+            plans.push(plan);
+        }
+        let t = model.input_quant.table();
+        let table = std::array::from_fn(|u| t[u] as i32);
+        Ok(Engine { model, layers, plans, table, kernel: kernels::best() })
+    }
+
+    /// Uses a specific kernel (the shared test suite runs the engine on every one).
+    pub fn with_kernel(mut self, kernel: &'static dyn Kernel) -> Self {
+        self.kernel = kernel;
+        self
+    }
+
+    pub fn kernel(&self) -> &'static dyn Kernel {
+        self.kernel
+    }
+    pub fn model(&self) -> &FoldedModel {
+        &self.model
+    }
+    pub fn layers(&self) -> &[Layer] {
+        &self.layers
+    }
+    pub fn input_shape(&self) -> Shape {
+        self.model.topology.input
+    }
+    pub fn classes(&self) -> usize {
+        self.model.topology.classes()
+    }
+
+    fn check_image(&self, img: &ArrayView3<u8>) -> Result<()> {
+        let s = self.input_shape();
+        if img.dim() != (s.height, s.width, s.channels) {
+            return Err(Error::invalid(format!(
+                "image is {:?} (H, W, C), the model takes {}x{}x{}",
+                img.dim(),
+                s.height,
+                s.width,
+                s.channels
+            )));
+        }
+        Ok(())
+    }
+
+    fn quantize(&self, img: &ArrayView3<u8>) -> Array3<i32> {
+        img.mapv(|u| self.table[u as usize])
+    }
+
+    /// The class scores (the last layer's accumulator) of one H×W×C image.
+    pub fn scores(&self, img: ArrayView3<u8>) -> Result<Vec<i32>> {
+        self.check_image(&img)?;
+        let mut act = Act::Int(self.quantize(&img));
+        for (i, layer) in self.layers.iter().enumerate() {
+            let (acc, next) = self.step(i, layer, &act, false);
+            match next {
+                Some(a) => act = a,
+                None => return Ok(acc.expect("the last layer yields its accumulator").into_iter().collect()),
+            }
+        }
+        unreachable!("a validated topology ends in a fully connected layer")
+    }
+
+    /// Class scores of an N×H×W×C batch, images in parallel.
+    pub fn run_batch(&self, images: ArrayView4<u8>) -> Result<Array2<i32>> {
+        let n = images.len_of(Axis(0));
+        if n == 0 {
+            return Err(Error::invalid("the batch is empty"));
+        }
+        let rows: Vec<Vec<i32>> =
+            (0..n).into_par_iter().map(|i| self.scores(images.index_axis(Axis(0), i))).collect::<Result<_>>()?;
+        let c = self.classes();
+        Ok(Array2::from_shape_vec((n, c), rows.concat()).expect("each image yields one score per class"))
+    }
+
+    /// Runs one image through layers 0..=upto, keeping every intermediate value.
+    pub fn trace(&self, img: ArrayView3<u8>, upto: usize) -> Result<Trace> {
+        self.check_image(&img)?;
+        if upto >= self.layers.len() {
+            return Err(Error::invalid(format!(
+                "layer index {upto} is out of range (the model has {} layers)",
+                self.layers.len()
+            )));
+        }
+        let codes = self.quantize(&img);
+        let input = codes.mapv(|v| v as i8);
+        let mut act = Act::Int(codes);
+        let mut layers = Vec::with_capacity(upto + 1);
+        for (i, layer) in self.layers.iter().enumerate().take(upto + 1) {
+            let (acc, next) = self.step(i, layer, &act, true);
+            let bits = match &next {
+                Some(Act::Bits(p)) => Some(p.clone()),
+                _ => None,
+            };
+            layers.push(LayerOut { acc, bits });
+            if let Some(a) = next {
+                act = a;
+            }
+        }
+        Ok(Trace { input, layers })
+    }
+
+    /// One layer. Returns the accumulators (when `keep_acc`, and always for the last layer)
+    /// and the next map (None after the last layer).
+    fn step(&self, i: usize, layer: &Layer, act: &Act, keep_acc: bool) -> (Option<Array3<i32>>, Option<Act>) {
+        let out = layer.output;
+        match (&self.plans[i], act) {
+            (Plan::Pool { size }, Act::Bits(p)) => (None, Some(Act::Bits(p.max_pool(*size)))),
+            (Plan::Int { weights, k, thresholds }, Act::Int(codes)) => {
+                let mut window = vec![0i32; *k];
+                self.compute(layer, thresholds.as_deref(), keep_acc, |oy, ox, acc| {
+                    gather_int(layer, codes, oy, ox, &mut window);
+                    for (o, a) in acc.iter_mut().enumerate() {
+                        *a = weights[o * k..(o + 1) * k].iter().zip(&window).map(|(w, x)| w * x).sum();
+                    }
+                })
+            }
+            (Plan::Bin { rows, row_words, k, thresholds }, Act::Bits(p)) => {
+                let mut window = vec![0u64; *row_words];
+                let mut mism = vec![0u32; out.channels];
+                let k = *k as i32;
+                self.compute(layer, thresholds.as_deref(), keep_acc, |oy, ox, acc| {
+                    let x: &[u64] = match layer.kind {
+                        LayerKind::Conv { kernel } => {
+                            let span = kernel * p.words_per_pixel;
+                            for ky in 0..kernel {
+                                let start = ((oy + ky) * p.width + ox) * p.words_per_pixel;
+                                window[ky * span..(ky + 1) * span].copy_from_slice(&p.data[start..start + span]);
+                            }
+                            &window
+                        }
+                        _ => &p.data,
+                    };
+                    self.kernel.xor_popcount_rows(x, rows, &mut mism);
+                    for (a, m) in acc.iter_mut().zip(&mism) {
+                        *a = k - *m as i32;
+                    }
+                })
+            }
+            _ => unreachable!("plans match the map kinds by construction"),
+        }
+    }
+
+    /// The shared per-pixel loop of conv and fc: `fill(oy, ox, acc)` writes one output pixel's
+    /// accumulators; thresholds turn them into bits.
+    fn compute(
+        &self,
+        layer: &Layer,
+        thresholds: Option<&[i32]>,
+        keep_acc: bool,
+        mut fill: impl FnMut(usize, usize, &mut [i32]),
+    ) -> (Option<Array3<i32>>, Option<Act>) {
+        let out = layer.output;
+        let keep_acc = keep_acc || thresholds.is_none();
+        let mut accs = if keep_acc { Some(Array3::zeros((out.height, out.width, out.channels))) } else { None };
+        let mut bits = PackedMap::zeros(out.height, out.width, out.channels);
+        let mut acc = vec![0i32; out.channels];
+        for oy in 0..out.height {
+            for ox in 0..out.width {
+                fill(oy, ox, &mut acc);
+                if let Some(t) = thresholds {
+                    let base = (oy * out.width + ox) * bits.words_per_pixel;
+                    for (c, (&a, &th)) in acc.iter().zip(t).enumerate() {
+                        bits.data[base + c / 64] |= ((a >= th) as u64) << (c % 64);
+                    }
+                }
+                if let Some(m) = accs.as_mut() {
+                    for (c, &a) in acc.iter().enumerate() {
+                        m[[oy, ox, c]] = a;
+                    }
+                }
+            }
+        }
+        let next = thresholds.map(|_| Act::Bits(bits));
+        (accs, next)
+    }
+}
+
+/// Gathers the first layer's input window in FINN's column order.
+fn gather_int(layer: &Layer, codes: &Array3<i32>, oy: usize, ox: usize, window: &mut [i32]) {
+    match layer.kind {
+        LayerKind::Conv { kernel } => {
+            let c = layer.input.channels;
+            for ky in 0..kernel {
+                for kx in 0..kernel {
+                    for ch in 0..c {
+                        window[(ky * kernel + kx) * c + ch] = codes[[oy + ky, ox + kx, ch]];
+                    }
+                }
+            }
+        }
+        _ => {
+            for (w, &v) in window.iter_mut().zip(codes.iter()) {
+                *w = v;
+            }
+        }
+    }
+}
+
+/// The top-`k` labels of one score vector, best first; on ties the lower index wins (FINN's
+/// LabelSelect and ONNX TopK).
+pub fn top_k(scores: &[i32], k: usize) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..scores.len()).collect();
+    idx.sort_by(|&a, &b| scores[b].cmp(&scores[a]).then(a.cmp(&b)));
+    idx.truncate(k);
+    idx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn top_k_breaks_ties_towards_the_lower_index() {
+        assert_eq!(top_k(&[3, 7, 7, 1], 2), vec![1, 2]);
+        assert_eq!(top_k(&[5, 5, 5], 3), vec![0, 1, 2]);
+        assert_eq!(top_k(&[-1, 4], 1), vec![1]);
+    }
+}

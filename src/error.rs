@@ -1,0 +1,57 @@
+//! One error type for the library: every failure names what was wrong and, where there is one,
+//! the file.
+
+use std::path::{Path, PathBuf};
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Bad input that is not tied to one file (a shape, a layer name, a flag).
+    #[error("{0}")]
+    Invalid(String),
+    /// A file that could not be read, parsed or written.
+    #[error("{path}: {msg}")]
+    File { path: PathBuf, msg: String },
+    /// A model graph outside the supported family; names the node.
+    #[error("{path}: node '{node}' ({op}): {msg}")]
+    Unsupported { path: PathBuf, node: String, op: String, msg: String },
+}
+
+impl Error {
+    pub fn invalid(msg: impl Into<String>) -> Self {
+        Error::Invalid(msg.into())
+    }
+    pub fn file(path: impl AsRef<Path>, msg: impl std::fmt::Display) -> Self {
+        Error::File { path: path.as_ref().to_path_buf(), msg: msg.to_string() }
+    }
+    /// Puts a file name on an error that had none.
+    pub fn in_file(self, path: impl AsRef<Path>) -> Self {
+        match self {
+            Error::Invalid(msg) => Error::file(path, msg),
+            other => other,
+        }
+    }
+}
+
+/// Writes a file atomically: to a temporary name in the same folder, then renamed into place,
+/// so that a failure never leaves a half-written output.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = path.file_name().ok_or_else(|| Error::file(path, "not a file path"))?;
+    let tmp = dir.join(format!(".{}.tmp{}", name.to_string_lossy(), std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    result.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::file(path, format!("cannot write: {e}"))
+    })
+}

@@ -1,0 +1,18 @@
+//! binarycop: run binarized CNNs of the BinaryCoP / FINN CNV family bit-exactly as the FINN
+//! accelerator does, and look inside them.
+//!
+//! - [`model`]: topology, import from Brevitas QONNX or a parameter npz, threshold folding, the
+//!   deployable artifact;
+//! - [`engine`]: the bit-packed XNOR-popcount engine with layer taps;
+//! - [`reference`]: the f32 training-time graph (the test oracle);
+//! - [`data`]: image loading;
+//! - [`cli`]: the `binarycop` command.
+
+pub mod cli;
+pub mod data;
+pub mod engine;
+pub mod error;
+pub mod model;
+pub mod reference;
+
+pub use error::{Error, Result};

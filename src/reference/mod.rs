@@ -1,0 +1,138 @@
+//! The training-time graph in plain f32, as Brevitas evaluates it in eval mode: the input
+//! quantizer, sign(latent weights), float convs, BatchNorm, sign (0 → +1), max-pool, and the
+//! final scalar affine. It is the differential oracle for the engine, and the CAMs' training
+//! route.
+
+use ndarray::{Array3, ArrayView3};
+
+use crate::error::{Error, Result};
+use crate::model::topology::{Layer, LayerKind};
+use crate::model::trained::TrainedModel;
+
+/// One layer's values.
+#[derive(Clone, Debug)]
+pub struct RefOut {
+    /// Compute layers: the conv / fc output before BatchNorm (the ±1 dot product, scaled by
+    /// the input step for the first layer).
+    pub dot: Option<Array3<f32>>,
+    /// Compute layers with an activation: the BatchNorm output (the pre-activation).
+    pub pre: Option<Array3<f32>>,
+    /// The layer's output: ±1 after sign or pool, or the logits after the last layer.
+    pub out: Array3<f32>,
+}
+
+#[derive(Clone, Debug)]
+pub struct RefTrace {
+    /// The quantized input (code · step), H×W×C.
+    pub input: Array3<f32>,
+    pub layers: Vec<RefOut>,
+}
+
+impl RefTrace {
+    pub fn logits(&self) -> Vec<f32> {
+        self.layers.last().map(|l| l.out.iter().copied().collect()).unwrap_or_default()
+    }
+}
+
+pub struct Reference {
+    model: TrainedModel,
+    layers: Vec<Layer>,
+    /// sign(latent weights) as ±1 f32, per compute layer [out × K].
+    signs: Vec<Vec<f32>>,
+}
+
+impl Reference {
+    pub fn new(model: TrainedModel) -> Result<Reference> {
+        let layers = model.validate()?;
+        let signs = model
+            .layers
+            .iter()
+            .map(|l| l.weight.iter().map(|&w| if w >= 0.0 { 1.0 } else { -1.0 }).collect())
+            .collect();
+        Ok(Reference { model, layers, signs })
+    }
+
+    pub fn model(&self) -> &TrainedModel {
+        &self.model
+    }
+
+    /// Runs one H×W×C u8 image through every layer.
+    pub fn forward(&self, img: ArrayView3<u8>) -> Result<RefTrace> {
+        let s = self.model.topology.input;
+        if img.dim() != (s.height, s.width, s.channels) {
+            return Err(Error::invalid(format!("image is {:?} (H, W, C), the model takes {s}", img.dim())));
+        }
+        let q = &self.model.input_quant;
+        let input = img.mapv(|u| q.code(u) as f32 * q.scale);
+        let mut x = input.clone();
+        let mut layers = Vec::with_capacity(self.layers.len());
+        for l in &self.layers {
+            let o = l.output;
+            let r = match (l.kind, l.compute_index) {
+                (LayerKind::MaxPool { size }, _) => {
+                    let out = Array3::from_shape_fn((o.height, o.width, o.channels), |(y, xx, c)| {
+                        let mut m = f32::NEG_INFINITY;
+                        for dy in 0..size {
+                            for dx in 0..size {
+                                m = m.max(x[[y * size + dy, xx * size + dx, c]]);
+                            }
+                        }
+                        m
+                    });
+                    RefOut { dot: None, pre: None, out }
+                }
+                (_, Some(ci)) => {
+                    let w = &self.signs[ci];
+                    let k = l.fan_in();
+                    let mut dot = Array3::zeros((o.height, o.width, o.channels));
+                    let mut col = vec![0f32; k];
+                    for oy in 0..o.height {
+                        for ox in 0..o.width {
+                            im2col(l, &x, oy, ox, &mut col);
+                            for c in 0..o.channels {
+                                dot[[oy, ox, c]] = w[c * k..(c + 1) * k].iter().zip(&col).map(|(a, b)| a * b).sum();
+                            }
+                        }
+                    }
+                    match &self.model.layers[ci].bn {
+                        Some(bn) => {
+                            let pre = Array3::from_shape_fn(dot.dim(), |(y, xx, c)| bn.apply(c, dot[[y, xx, c]]));
+                            let out = pre.mapv(|v| if v >= 0.0 { 1.0 } else { -1.0 });
+                            RefOut { dot: Some(dot), pre: Some(pre), out }
+                        }
+                        None => {
+                            let a = self.model.output;
+                            let out = dot.mapv(|v| a.scale * v + a.bias);
+                            RefOut { dot: Some(dot), pre: None, out }
+                        }
+                    }
+                }
+                (_, None) => unreachable!("compute layers have an index"),
+            };
+            x = r.out.clone();
+            layers.push(r);
+        }
+        Ok(RefTrace { input, layers })
+    }
+}
+
+/// The input column of one output pixel, in FINN's (ky, kx, c) / (h, w, c) order.
+fn im2col(l: &Layer, x: &Array3<f32>, oy: usize, ox: usize, col: &mut [f32]) {
+    match l.kind {
+        LayerKind::Conv { kernel } => {
+            let c = l.input.channels;
+            for ky in 0..kernel {
+                for kx in 0..kernel {
+                    for ch in 0..c {
+                        col[(ky * kernel + kx) * c + ch] = x[[oy + ky, ox + kx, ch]];
+                    }
+                }
+            }
+        }
+        _ => {
+            for (d, v) in col.iter_mut().zip(x.iter()) {
+                *d = *v;
+            }
+        }
+    }
+}

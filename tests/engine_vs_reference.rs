@@ -1,0 +1,91 @@
+//! The engine equals the f32 training-time graph, bit for bit at every layer, on every kernel:
+//! on the three BinaryCoP presets and on random topologies (proptest).
+
+mod common;
+
+use binarycop::engine::Engine;
+use binarycop::model::random::random_model;
+use binarycop::model::{FoldedModel, LayerSpec, Shape, Topology};
+use proptest::prelude::*;
+
+#[test]
+fn presets_match_the_reference_at_every_layer() {
+    for (name, seed, negative) in [("cnv", 1, false), ("ncnv", 2, true), ("ucnv", 3, false), ("ucnv", 4, true)] {
+        let t = Topology::preset(name, 4).unwrap();
+        let m = random_model(&t, seed, negative).unwrap();
+        common::check_model(&m, &common::images(2, 32, 32, 3, seed as u32));
+    }
+}
+
+#[test]
+fn random_models_have_mixed_activations() {
+    // A differential test on constant maps would check nothing: each layer must be mixed.
+    let t = Topology::preset("ncnv", 4).unwrap();
+    let m = random_model(&t, 9, false).unwrap();
+    let e = Engine::new(FoldedModel::fold(&m).unwrap()).unwrap();
+    let imgs = common::images(1, 32, 32, 3, 5);
+    let trace = e.trace(imgs.index_axis(ndarray::Axis(0), 0), e.layers().len() - 1).unwrap();
+    for (l, out) in e.layers().iter().zip(&trace.layers) {
+        if let Some(bits) = &out.bits {
+            let pm = bits.to_pm1();
+            let plus = pm.iter().filter(|&&v| v > 0).count() as f64 / pm.len() as f64;
+            assert!((0.1..0.9).contains(&plus), "layer {}: {plus:.2} of +1", l.name);
+        }
+    }
+}
+
+#[test]
+fn batched_run_equals_single_images() {
+    let t = Topology::preset("ucnv", 4).unwrap();
+    let e = Engine::new(FoldedModel::fold(&random_model(&t, 11, false).unwrap()).unwrap()).unwrap();
+    let imgs = common::images(5, 32, 32, 3, 3);
+    let batch = e.run_batch(imgs.view()).unwrap();
+    for (i, img) in imgs.axis_iter(ndarray::Axis(0)).enumerate() {
+        assert_eq!(batch.row(i).to_vec(), e.scores(img).unwrap());
+    }
+    let empty = imgs.slice_axis(ndarray::Axis(0), (0..0).into());
+    assert!(e.run_batch(empty).unwrap_err().to_string().contains("empty"));
+    let wrong = common::images(1, 31, 32, 3, 3);
+    assert!(e.scores(wrong.index_axis(ndarray::Axis(0), 0)).unwrap_err().to_string().contains("the model takes"));
+}
+
+/// Random small topologies: 1–3 convs (kernel 1 or 3) with optional pools, then 1–3 fcs;
+/// channel counts cross the 64-bit word boundary.
+fn topology() -> impl Strategy<Value = Topology> {
+    let channels = prop_oneof![1usize..5, 60usize..70, 126usize..131];
+    (
+        4usize..11,
+        1usize..5,
+        prop::collection::vec((channels.clone(), prop::bool::ANY, prop::bool::ANY), 0..3),
+        prop::collection::vec(1usize..80, 0..2),
+        1usize..6,
+    )
+        .prop_map(|(size, cin, convs, fcs, classes)| {
+            let mut layers = Vec::new();
+            let mut s = size;
+            for (i, (c, k3, pool)) in convs.into_iter().enumerate() {
+                let kernel = if k3 && s >= 3 { 3 } else { 1 };
+                layers.push(LayerSpec::Conv { name: format!("c{i}"), out_channels: c, kernel });
+                s = s - kernel + 1;
+                if pool && s % 2 == 0 {
+                    layers.push(LayerSpec::MaxPool { name: format!("p{i}"), size: 2 });
+                    s /= 2;
+                }
+            }
+            for (i, f) in fcs.into_iter().enumerate() {
+                layers.push(LayerSpec::Fc { name: format!("f{i}"), out_features: f });
+            }
+            layers.push(LayerSpec::Fc { name: "out".into(), out_features: classes });
+            Topology { name: "random".into(), input: Shape::new(size, size, cin), layers }
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    #[test]
+    fn random_networks_match_the_reference(t in topology(), seed in 0u64..1000, negative in prop::bool::ANY) {
+        let m = random_model(&t, seed, negative).unwrap();
+        let s = t.input;
+        common::check_model(&m, &common::images(2, s.height, s.width, s.channels, seed as u32));
+    }
+}
