@@ -85,13 +85,23 @@ pub fn main() -> i32 {
             return if e.use_stderr() { 2 } else { 0 };
         }
     };
-    match run(cli) {
+    let mut out = String::new();
+    let result = run(cli, &mut out);
+    emit(&out);
+    match result {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("error: {e}");
             1
         }
     }
+}
+
+/// Writes the command's output; a closed pipe (`| head`) ends it quietly, as in other tools.
+fn emit(text: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(text.as_bytes()).and_then(|_| stdout.flush());
 }
 
 fn topology_of(args: &TopologyArgs) -> Result<Option<Topology>> {
@@ -106,7 +116,8 @@ fn topology_of(args: &TopologyArgs) -> Result<Option<Topology>> {
     Topology::from_json(&text).map(Some).map_err(|e| e.in_file(path))
 }
 
-fn run(cli: Cli) -> Result<()> {
+fn run(cli: Cli, out: &mut String) -> Result<()> {
+    use std::fmt::Write;
     match cli.command {
         Command::Infer { model, images, topo, json, save_scores, top_k: k } => {
             let loaded = model::load_with(&model, topology_of(&topo)?)?;
@@ -139,23 +150,24 @@ fn run(cli: Cli) -> Result<()> {
                 })
                 .collect();
             if json {
-                let out = serde_json::json!({
+                let report = serde_json::json!({
                     "model": model.display().to_string(),
                     "topology": engine.model().topology.name,
                     "kernel": engine.kernel().name(),
                     "results": rows,
                 });
-                println!("{}", serde_json::to_string_pretty(&out).expect("JSON"));
+                let _ = writeln!(out, "{}", serde_json::to_string_pretty(&report).expect("JSON"));
             } else {
                 let width = names.iter().map(String::len).max().unwrap_or(5).max(5);
-                println!("{:width$}  {:>5}  {:<10}  scores", "input", "label", "top-k");
+                let _ = writeln!(out, "{:width$}  {:>5}  {:<10}  scores", "input", "label", "top-k");
                 for r in &rows {
                     let tk: Vec<String> = r["top_k"].as_array().into_iter().flatten().map(|v| v.to_string()).collect();
                     let sc: Vec<String> = r["scores"].as_array().into_iter().flatten().map(|v| v.to_string()).collect();
-                    println!(
+                    let _ = writeln!(
+                        out,
                         "{:width$}  {:>5}  {:<10}  {}",
                         r["input"].as_str().unwrap_or(""),
-                        r["label"],
+                        r["label"].as_u64().unwrap_or_default(),
                         tk.join(","),
                         sc.join(" ")
                     );
@@ -163,15 +175,16 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Fold { model, topo, out } => {
+        Command::Fold { model, topo, out: dest } => {
             let loaded = model::load_with(&model, topology_of(&topo)?)?;
-            artifact::save(&loaded.folded, &out)?;
-            let size = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
-            println!(
+            artifact::save(&loaded.folded, &dest)?;
+            let size = std::fs::metadata(&dest).map(|m| m.len()).unwrap_or(0);
+            let _ = writeln!(
+                out,
                 "folded {} ({}) into {} ({} bytes)",
                 model.display(),
                 loaded.folded.topology.name,
-                out.display(),
+                dest.display(),
                 size
             );
             Ok(())
@@ -180,10 +193,10 @@ fn run(cli: Cli) -> Result<()> {
             let loaded = model::load_with(&model, topology_of(&topo)?)?;
             let info = model::describe(&loaded.folded);
             if json {
-                println!("{}", serde_json::to_string_pretty(&info).expect("JSON"));
+                let _ = writeln!(out, "{}", serde_json::to_string_pretty(&info).expect("JSON"));
             } else {
-                print!("{}", model::describe_text(&info));
-                println!("kernel on this machine: {}", kernels::best().name());
+                out.push_str(&model::describe_text(&info));
+                let _ = writeln!(out, "kernel on this machine: {}", kernels::best().name());
             }
             Ok(())
         }

@@ -88,6 +88,25 @@ mod tests {
         }
     }
 
+    /// The kernel written for this ISA is among those tested here (the cross builds in CI run
+    /// this suite under qemu-user for armv7 and aarch64).
+    #[test]
+    fn the_isa_kernel_is_present() {
+        let names: Vec<&str> = all().iter().map(|k| k.name()).collect();
+        #[cfg(target_arch = "aarch64")]
+        assert!(names.contains(&"aarch64-neon"), "{names:?}");
+        #[cfg(target_arch = "arm")]
+        assert!(
+            names.contains(&"armv7-neon"),
+            "built without NEON (target-cpu=cortex-a9 is set in .cargo/config.toml): {names:?}"
+        );
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") {
+            assert!(names.contains(&"x86-avx2"), "{names:?}");
+        }
+        assert_eq!(names[0], "portable");
+    }
+
     #[test]
     fn best_is_listed_and_named() {
         let names: Vec<&str> = all().iter().map(|k| k.name()).collect();
