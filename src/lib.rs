@@ -5,9 +5,11 @@
 //!   deployable artifact;
 //! - [`engine`]: the bit-packed XNOR-popcount engine with layer taps;
 //! - [`reference`]: the f32 training-time graph (the test oracle);
+//! - [`cam`]: class-activation maps on the deployed and training graphs, metrics, pictures;
 //! - [`data`]: image loading;
 //! - [`cli`]: the `binarycop` command.
 
+pub mod cam;
 pub mod cli;
 pub mod data;
 pub mod engine;

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use crate::error::{Error, Result};
 use crate::model::{self, Topology};
 
+mod cam_cmds;
 mod model_cmds;
 
 #[derive(Parser)]
@@ -41,6 +42,10 @@ enum Command {
     Fold(model_cmds::FoldArgs),
     /// Describe a model: layers, shapes, parameters, bytes, operations per image.
     Info(model_cmds::InfoArgs),
+    /// Class-activation maps: from toolbox exports (the seed workflow) or from a model.
+    Cam(Box<cam_cmds::CamArgs>),
+    /// Compare deployed CAMs with training-time ones (metrics.json, grid.png).
+    Compare(cam_cmds::CompareArgs),
 }
 
 /// Runs the command line; returns the process exit code.
@@ -88,5 +93,7 @@ fn run(cli: Cli, out: &mut String) -> Result<()> {
         Command::Infer(a) => model_cmds::infer(a, out),
         Command::Fold(a) => model_cmds::fold(a, out),
         Command::Info(a) => model_cmds::info(a, out),
+        Command::Cam(a) => cam_cmds::cam(*a, out),
+        Command::Compare(a) => cam_cmds::compare(a, out),
     }
 }

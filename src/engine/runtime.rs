@@ -13,9 +13,10 @@ use crate::model::topology::{Layer, LayerKind, Shape};
 
 /// How one topology layer runs.
 enum Plan {
-    /// The first compute layer: integer input codes × ±1 weights, rows of K i32 (±1).
+    /// The first compute layer: integer input codes × ±1 weights, stored transposed
+    /// ([K][out] i32 ±1) so the inner loop runs over contiguous output channels and vectorizes.
     Int {
-        weights: Vec<i32>,
+        weights_t: Vec<i32>,
         k: usize,
         thresholds: Option<Vec<i32>>,
     },
@@ -89,11 +90,9 @@ impl Engine {
                 (_, Some(0)) => {
                     let f = &model.layers[0];
                     let k = l.fan_in();
-                    let mut weights = Vec::with_capacity(l.output.channels * k);
-                    for o in 0..l.output.channels {
-                        weights.extend((0..k).map(|j| f.weights.sign(o, j)));
-                    }
-                    Plan::Int { weights, k, thresholds: f.thresholds.clone() }
+                    let n = l.output.channels;
+                    let weights_t = (0..k * n).map(|i| f.weights.sign(i % n, i / n)).collect();
+                    Plan::Int { weights_t, k, thresholds: f.thresholds.clone() }
                 }
                 (_, Some(ci)) => {
                     let f = &model.layers[ci];
@@ -171,15 +170,35 @@ impl Engine {
     /// The class scores (the last layer's accumulator) of one H×W×C image.
     pub fn scores(&self, img: ArrayView3<u8>) -> Result<Vec<i32>> {
         self.check_image(&img)?;
-        let mut act = Act::Int(self.quantize(&img));
-        for (i, layer) in self.layers.iter().enumerate() {
+        Ok(self.run_rest(0, Act::Int(self.quantize(&img))))
+    }
+
+    /// Runs layers `from`.. on `act` (their input) to the class scores.
+    fn run_rest(&self, from: usize, mut act: Act) -> Vec<i32> {
+        for (i, layer) in self.layers.iter().enumerate().skip(from) {
             let (acc, next) = self.step(i, layer, &act, false);
             match next {
                 Some(a) => act = a,
-                None => return Ok(acc.expect("the last layer yields its accumulator").into_iter().collect()),
+                None => return acc.expect("the last layer yields its accumulator").into_iter().collect(),
             }
         }
         unreachable!("a validated topology ends in a fully connected layer")
+    }
+
+    /// The class scores when layer `start`'s output is replaced by `map` (binary, H×W×C of
+    /// that layer's output shape): runs layers start+1.. only. Ablation-style CAMs use it.
+    pub fn scores_from(&self, start: usize, map: &PackedMap) -> Result<Vec<i32>> {
+        let Some(layer) = self.layers.get(start) else {
+            return Err(Error::invalid(format!("layer index {start} is out of range")));
+        };
+        let o = layer.output;
+        if start + 1 >= self.layers.len() || (map.height, map.width, map.channels) != (o.height, o.width, o.channels) {
+            return Err(Error::invalid(format!(
+                "cannot resume after layer '{}' with a {}x{}x{} map (it outputs {o})",
+                layer.name, map.height, map.width, map.channels
+            )));
+        }
+        Ok(self.run_rest(start + 1, Act::Bits(map.clone())))
     }
 
     /// Class scores of an N×H×W×C batch, images in parallel.
@@ -196,6 +215,12 @@ impl Engine {
 
     /// Runs one image through layers 0..=upto, keeping every intermediate value.
     pub fn trace(&self, img: ArrayView3<u8>, upto: usize) -> Result<Trace> {
+        self.trace_range(img, 0, upto)
+    }
+
+    /// Like [`Engine::trace`], but keeps accumulators and maps only for layers keep_from..=upto
+    /// (earlier entries are empty): what a backward pass from the output to `keep_from` needs.
+    pub fn trace_range(&self, img: ArrayView3<u8>, keep_from: usize, upto: usize) -> Result<Trace> {
         self.check_image(&img)?;
         if upto >= self.layers.len() {
             return Err(Error::invalid(format!(
@@ -208,12 +233,13 @@ impl Engine {
         let mut act = Act::Int(codes);
         let mut layers = Vec::with_capacity(upto + 1);
         for (i, layer) in self.layers.iter().enumerate().take(upto + 1) {
-            let (acc, next) = self.step(i, layer, &act, true);
+            let keep = i >= keep_from;
+            let (acc, next) = self.step(i, layer, &act, keep);
             let bits = match &next {
-                Some(Act::Bits(p)) => Some(p.clone()),
+                Some(Act::Bits(p)) if keep => Some(p.clone()),
                 _ => None,
             };
-            layers.push(LayerOut { acc, bits });
+            layers.push(LayerOut { acc: if keep { acc } else { None }, bits });
             if let Some(a) = next {
                 act = a;
             }
@@ -227,12 +253,16 @@ impl Engine {
         let out = layer.output;
         match (&self.plans[i], act) {
             (Plan::Pool { size }, Act::Bits(p)) => (None, Some(Act::Bits(p.max_pool(*size)))),
-            (Plan::Int { weights, k, thresholds }, Act::Int(codes)) => {
+            (Plan::Int { weights_t, k, thresholds }, Act::Int(codes)) => {
                 let mut window = vec![0i32; *k];
+                let n = out.channels;
                 self.compute(layer, thresholds.as_deref(), keep_acc, |oy, ox, acc| {
                     gather_int(layer, codes, oy, ox, &mut window);
-                    for (o, a) in acc.iter_mut().enumerate() {
-                        *a = weights[o * k..(o + 1) * k].iter().zip(&window).map(|(w, x)| w * x).sum();
+                    acc.fill(0);
+                    for (j, &x) in window.iter().enumerate() {
+                        for (a, w) in acc.iter_mut().zip(&weights_t[j * n..(j + 1) * n]) {
+                            *a += w * x;
+                        }
                     }
                 })
             }
@@ -297,24 +327,20 @@ impl Engine {
     }
 }
 
-/// Gathers the first layer's input window in FINN's column order.
+/// Gathers the first layer's input window in FINN's column order: for a conv, each kernel
+/// row is one contiguous run of kernel·C codes.
 fn gather_int(layer: &Layer, codes: &Array3<i32>, oy: usize, ox: usize, window: &mut [i32]) {
+    let src = codes.as_slice().expect("codes are in standard layout");
     match layer.kind {
         LayerKind::Conv { kernel } => {
-            let c = layer.input.channels;
+            let (c, w) = (layer.input.channels, layer.input.width);
+            let span = kernel * c;
             for ky in 0..kernel {
-                for kx in 0..kernel {
-                    for ch in 0..c {
-                        window[(ky * kernel + kx) * c + ch] = codes[[oy + ky, ox + kx, ch]];
-                    }
-                }
+                let start = ((oy + ky) * w + ox) * c;
+                window[ky * span..(ky + 1) * span].copy_from_slice(&src[start..start + span]);
             }
         }
-        _ => {
-            for (w, &v) in window.iter_mut().zip(codes.iter()) {
-                *w = v;
-            }
-        }
+        _ => window.copy_from_slice(src),
     }
 }
 

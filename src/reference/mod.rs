@@ -64,9 +64,31 @@ impl Reference {
         }
         let q = &self.model.input_quant;
         let input = img.mapv(|u| q.code(u) as f32 * q.scale);
-        let mut x = input.clone();
-        let mut layers = Vec::with_capacity(self.layers.len());
-        for l in &self.layers {
+        let layers = self.run(0, input.clone());
+        Ok(RefTrace { input, layers })
+    }
+
+    /// The logits when layer `start`'s output is replaced by `map` (runs layers start+1..).
+    pub fn logits_from(&self, start: usize, map: Array3<f32>) -> Result<Vec<f32>> {
+        let Some(l) = self.layers.get(start) else {
+            return Err(Error::invalid(format!("layer index {start} is out of range")));
+        };
+        let o = l.output;
+        if start + 1 >= self.layers.len() || map.dim() != (o.height, o.width, o.channels) {
+            return Err(Error::invalid(format!(
+                "cannot resume after layer '{}' with a {:?} map (it outputs {o})",
+                l.name,
+                map.dim()
+            )));
+        }
+        let outs = self.run(start + 1, map);
+        Ok(outs.last().map(|r| r.out.iter().copied().collect()).unwrap_or_default())
+    }
+
+    /// Runs layers `from`.. on their input `x`.
+    fn run(&self, from: usize, mut x: Array3<f32>) -> Vec<RefOut> {
+        let mut layers = Vec::with_capacity(self.layers.len() - from);
+        for l in &self.layers[from..] {
             let o = l.output;
             let r = match (l.kind, l.compute_index) {
                 (LayerKind::MaxPool { size }, _) => {
@@ -81,38 +103,51 @@ impl Reference {
                     });
                     RefOut { dot: None, pre: None, out }
                 }
-                (_, Some(ci)) => {
-                    let w = &self.signs[ci];
-                    let k = l.fan_in();
-                    let mut dot = Array3::zeros((o.height, o.width, o.channels));
-                    let mut col = vec![0f32; k];
-                    for oy in 0..o.height {
-                        for ox in 0..o.width {
-                            im2col(l, &x, oy, ox, &mut col);
-                            for c in 0..o.channels {
-                                dot[[oy, ox, c]] = w[c * k..(c + 1) * k].iter().zip(&col).map(|(a, b)| a * b).sum();
-                            }
-                        }
-                    }
-                    match &self.model.layers[ci].bn {
-                        Some(bn) => {
-                            let pre = Array3::from_shape_fn(dot.dim(), |(y, xx, c)| bn.apply(c, dot[[y, xx, c]]));
-                            let out = pre.mapv(|v| if v >= 0.0 { 1.0 } else { -1.0 });
-                            RefOut { dot: Some(dot), pre: Some(pre), out }
-                        }
-                        None => {
-                            let a = self.model.output;
-                            let out = dot.mapv(|v| a.scale * v + a.bias);
-                            RefOut { dot: Some(dot), pre: None, out }
-                        }
-                    }
-                }
+                (_, Some(ci)) => self.compute(l, ci, &x),
                 (_, None) => unreachable!("compute layers have an index"),
             };
             x = r.out.clone();
             layers.push(r);
         }
-        Ok(RefTrace { input, layers })
+        layers
+    }
+
+    fn compute(&self, l: &Layer, ci: usize, x: &Array3<f32>) -> RefOut {
+        let o = l.output;
+        let w = &self.signs[ci];
+        let k = l.fan_in();
+        let mut dot = Array3::zeros((o.height, o.width, o.channels));
+        let mut col = vec![0f32; k];
+        for oy in 0..o.height {
+            for ox in 0..o.width {
+                im2col(l, x, oy, ox, &mut col);
+                for c in 0..o.channels {
+                    dot[[oy, ox, c]] = w[c * k..(c + 1) * k].iter().zip(&col).map(|(a, b)| a * b).sum();
+                }
+            }
+        }
+        match &self.model.layers[ci].bn {
+            Some(bn) => {
+                let pre = Array3::from_shape_fn(dot.dim(), |(y, xx, c)| bn.apply(c, dot[[y, xx, c]]));
+                let out = pre.mapv(|v| if v >= 0.0 { 1.0 } else { -1.0 });
+                RefOut { dot: Some(dot), pre: Some(pre), out }
+            }
+            None => {
+                let a = self.model.output;
+                let out = dot.mapv(|v| a.scale * v + a.bias);
+                RefOut { dot: Some(dot), pre: None, out }
+            }
+        }
+    }
+
+    /// The resolved layers.
+    pub fn layers(&self) -> &[Layer] {
+        &self.layers
+    }
+
+    /// sign(latent weights) of compute layer `ci`, [out × K] in FINN column order.
+    pub fn signs(&self, ci: usize) -> &[f32] {
+        &self.signs[ci]
     }
 }
 

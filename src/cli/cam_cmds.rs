@@ -1,0 +1,397 @@
+//! `cam` and `compare`: class-activation maps and their drift between the deployed and the
+//! training-time network.
+
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+
+use ndarray::{Array2, Axis};
+use ndarray_npy::WriteNpyExt;
+
+use super::{topology_of, TopologyArgs};
+use crate::cam::{self, compare, methods, read_exported, render, Deployed, Post, Request, Route, Ste, Training};
+use crate::engine::Engine;
+use crate::error::{write_atomic, Error, Result};
+use crate::model;
+use crate::reference::Reference;
+
+/// How raw maps become heatmaps. The default is the BinaryCoP seed script's (no ReLU, TF1
+/// bicubic) so results line up with the paper's figures; `--relu --interp bilinear` gives
+/// pytorch-grad-cam's.
+#[derive(clap::Args, Clone)]
+pub struct PostArgs {
+    /// Apply ReLU to the raw map (pytorch-grad-cam does; the seed script does not).
+    #[arg(long)]
+    relu: bool,
+    /// Upsampling to the image: bicubic (TF1, the seed's), bilinear (OpenCV, pytorch-grad-cam's)
+    /// or nearest.
+    #[arg(long, default_value = "bicubic")]
+    interp: cam::Interp,
+}
+
+impl PostArgs {
+    fn post(&self) -> Post {
+        Post { relu: self.relu, interp: self.interp }
+    }
+}
+
+#[derive(clap::Args)]
+pub struct CamArgs {
+    /// Seed workflow: activations exported from training (.npz, as np.savez writes).
+    #[arg(long, requires = "gradients", conflicts_with = "model")]
+    activations: Option<PathBuf>,
+    /// Seed workflow: gradients d score / d activations (.npz).
+    #[arg(long, requires = "activations")]
+    gradients: Option<PathBuf>,
+    /// Seed workflow: the raw input image (PNG/JPEG); the heatmap takes its size.
+    #[arg(long, requires = "activations")]
+    image: Option<PathBuf>,
+    /// Seed workflow: the array's key in both files.
+    #[arg(long, default_value = "arr_0")]
+    key: String,
+    /// Seed workflow: the arrays' layout, H×W×C (the seed's) or C×H×W.
+    #[arg(long, default_value = "hwc", value_parser = ["hwc", "chw"])]
+    layout: String,
+    /// Model workflow: a Brevitas .onnx, a folded artifact or a parameter .npz.
+    #[arg(long, requires = "layer")]
+    model: Option<PathBuf>,
+    #[command(flatten)]
+    topo: TopologyArgs,
+    /// Model workflow: images (a uint8 .npy or PNG/JPEG files).
+    #[arg(long, num_args = 1.., requires = "model")]
+    images: Vec<PathBuf>,
+    /// Model workflow: the layer (Conv1_1 … Pool2 …, case-insensitive, or an index).
+    #[arg(long)]
+    layer: Option<String>,
+    /// gradcam, hirescam, gradcam++, xgradcam, layercam, scorecam, ablationcam, eigencam.
+    #[arg(long, default_value = "gradcam")]
+    method: String,
+    /// The target class (default: the predicted one).
+    #[arg(long)]
+    class: Option<usize>,
+    /// deployed (the folded integer network) or training (the f32 training-time graph; needs a
+    /// .onnx or parameter .npz).
+    #[arg(long, default_value = "deployed", value_parser = ["deployed", "training"])]
+    graph: String,
+    /// Straight-through estimator: windowed (Brevitas': gradient only where the pre-activation
+    /// is in [-1, 1]) or identity.
+    #[arg(long, default_value = "windowed")]
+    ste: Ste,
+    #[command(flatten)]
+    post: PostArgs,
+    #[arg(long)]
+    out: PathBuf,
+}
+
+#[derive(clap::Args)]
+pub struct CompareArgs {
+    /// A Brevitas .onnx or parameter .npz (the training graph is needed).
+    #[arg(long)]
+    model: PathBuf,
+    #[command(flatten)]
+    topo: TopologyArgs,
+    #[arg(long, required = true, num_args = 1..)]
+    images: Vec<PathBuf>,
+    #[arg(long)]
+    layer: String,
+    #[arg(long, default_value = "gradcam")]
+    method: String,
+    /// `training` (the f32 graph) or a folder of toolbox exports, as python/export_cam.py
+    /// writes them: `<i>/activations.npz` and `<i>/gradients.npz` (seed format, `arr_0`,
+    /// H×W×C) per image index.
+    #[arg(long, default_value = "training")]
+    against: String,
+    #[arg(long, default_value = "windowed")]
+    ste: Ste,
+    #[command(flatten)]
+    post: PostArgs,
+    /// Deletion/insertion steps for the faithfulness curves.
+    #[arg(long, default_value_t = 16)]
+    steps: usize,
+    #[arg(long)]
+    out: PathBuf,
+}
+
+fn create_dir(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::file(dir, format!("cannot create the output folder: {e}")))
+}
+
+fn write_npy(path: &Path, a: &Array2<f32>) -> Result<()> {
+    let mut buf = Vec::new();
+    a.write_npy(&mut buf).map_err(|e| Error::file(path, format!("cannot encode: {e}")))?;
+    write_atomic(path, &buf)
+}
+
+/// Writes raw_image.png, heat_map.png, overlay.png and heatmap.npy into `dir`.
+fn write_cam_files(dir: &Path, raw: &image::RgbImage, heat: &Array2<f32>) -> Result<()> {
+    create_dir(dir)?;
+    let colored = render::colorize(heat);
+    render::save_png(raw, &dir.join("raw_image.png"))?;
+    render::save_png(&colored, &dir.join("heat_map.png"))?;
+    render::save_png(&render::overlay(raw, &colored), &dir.join("overlay.png"))?;
+    write_npy(&dir.join("heatmap.npy"), heat)
+}
+
+pub fn cam(a: CamArgs, out: &mut String) -> Result<()> {
+    let post = a.post.post();
+    if let (Some(acts), Some(grads)) = (&a.activations, &a.gradients) {
+        let chw = a.layout == "chw";
+        let act = read_exported(acts, &a.key, chw)?;
+        let grad = read_exported(grads, &a.key, chw)?;
+        let raw = match &a.image {
+            Some(p) => {
+                let img = image::ImageReader::open(p)
+                    .map_err(|e| Error::file(p, format!("cannot open: {e}")))?
+                    .with_guessed_format()
+                    .map_err(|e| Error::file(p, format!("cannot read: {e}")))?
+                    .decode()
+                    .map_err(|e| Error::file(p, format!("not a readable image: {e}")))?;
+                img.to_rgb8()
+            }
+            None => return Err(Error::invalid("--image is needed with --activations (the heatmap takes its size)")),
+        };
+        let (h, w) = (raw.height() as usize, raw.width() as usize);
+        // A map whose shape is far from the image's aspect was most likely read with the
+        // wrong layout (e.g. H×W×C data as C×H×W).
+        let (mh, mw) = (act.dim().0 as f64, act.dim().1 as f64);
+        let ratio = (mh / mw) / (h as f64 / w as f64);
+        if !(0.5..=2.0).contains(&ratio) {
+            return Err(Error::file(
+                acts,
+                format!("the map is {}x{} (H×W) but the image is {h}x{w}: is --layout {} right?", mh, mw, a.layout),
+            ));
+        }
+        let c = cam::from_exported(&act, &grad, (h, w), post)?;
+        write_cam_files(&a.out, &raw, &c.heatmap.map)?;
+        if c.heatmap.constant {
+            eprintln!("warning: the CAM is constant (all weights or activations cancel); heatmap.npy is all zeros");
+        }
+        let _ = writeln!(
+            out,
+            "Grad-CAM from {} and {}: {}x{}x{} at the layer, written to {}",
+            acts.display(),
+            grads.display(),
+            act.dim().0,
+            act.dim().1,
+            act.dim().2,
+            a.out.display()
+        );
+        return Ok(());
+    }
+    let Some(model_path) = &a.model else {
+        return Err(Error::invalid(
+            "give either --activations/--gradients/--image (seed workflow) or --model/--images/--layer",
+        ));
+    };
+    let loaded = model::load_with(model_path, topology_of(&a.topo)?)?;
+    let method = methods::by_name(&a.method)?;
+    let layer = loaded.folded.topology.find_layer(a.layer.as_deref().unwrap_or_default())?;
+    let (batch, names) = crate::data::load_images(&a.images, loaded.folded.topology.input)?;
+    let engine = Engine::new(loaded.folded)?;
+    let reference;
+    let deployed;
+    let training;
+    let route: &dyn Route = if a.graph == "training" {
+        let trained = loaded.trained.ok_or_else(|| {
+            Error::file(model_path, "a folded artifact has no training graph; pass the .onnx or parameter .npz")
+        })?;
+        reference = Reference::new(trained)?;
+        training = Training::new(&reference);
+        &training
+    } else {
+        deployed = Deployed::new(&engine);
+        &deployed
+    };
+    let req = Request { layer, method, class: a.class, ste: a.ste, post };
+    create_dir(&a.out)?;
+    let layer_name = engine.layers()[layer].name.clone();
+    let _ = writeln!(
+        out,
+        "{} on {} ({} graph), {} STE:",
+        method.name(),
+        layer_name,
+        a.graph,
+        format!("{:?}", a.ste).to_lowercase()
+    );
+    for (i, img) in batch.axis_iter(Axis(0)).enumerate() {
+        let c = cam::compute(route, img, &req)?;
+        let dir = a.out.join(format!("{i:04}"));
+        write_cam_files(&dir, &render::to_rgb(img), &c.heatmap.map)?;
+        if c.heatmap.constant {
+            eprintln!("warning: {}: the CAM is constant (for example a 1×1 layer, or no gradient through the STE); its heatmap is all zeros", names[i]);
+        }
+        let _ = writeln!(out, "  {} → class {} → {}", names[i], c.class, dir.display());
+    }
+    Ok(())
+}
+
+/// A progress bar on stderr for runs over many images (hidden when stderr is not a terminal).
+fn progress(n: usize, what: &str) -> indicatif::ProgressBar {
+    let bar = if n > 1 { indicatif::ProgressBar::new(n as u64) } else { indicatif::ProgressBar::hidden() };
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {elapsed}") {
+        bar.set_style(style);
+    }
+    bar.set_message(what.to_string());
+    bar
+}
+
+pub fn compare(a: CompareArgs, out: &mut String) -> Result<()> {
+    let loaded = model::load_with(&a.model, topology_of(&a.topo)?)?;
+    let trained = loaded.trained.ok_or_else(|| {
+        Error::file(&a.model, "a folded artifact has no training graph; pass the .onnx or parameter .npz")
+    })?;
+    let method_list: Vec<&'static dyn cam::CamMethod> =
+        a.method.split(',').map(|m| methods::by_name(m.trim())).collect::<Result<_>>()?;
+    let layer = loaded.folded.topology.find_layer(&a.layer)?;
+    let (batch, names) = crate::data::load_images(&a.images, loaded.folded.topology.input)?;
+    let engine = Engine::new(loaded.folded)?;
+    let reference = Reference::new(trained)?;
+    let deployed = Deployed::new(&engine);
+    let training = Training::new(&reference);
+    let post = a.post.post();
+    let against_dir = (a.against != "training").then(|| PathBuf::from(&a.against));
+    if let Some(d) = &against_dir {
+        if !d.is_dir() {
+            return Err(Error::file(d, "--against must be 'training' or a folder of toolbox exports"));
+        }
+        if method_list.iter().any(|m| m.name() != "gradcam") {
+            return Err(Error::invalid(
+                "toolbox exports hold activations and gradients: only --method gradcam compares with them",
+            ));
+        }
+    }
+    create_dir(&a.out)?;
+    let size = (batch.dim().1, batch.dim().2);
+    let classes = engine.classes();
+    let mut rows = Vec::new();
+    // Per class: rows of tiles (raw, then deployed and reference per method).
+    let mut grids: Vec<Vec<Vec<image::RgbImage>>> = vec![Vec::new(); classes];
+    let bar = progress(batch.dim().0, "comparing CAMs");
+    for (i, img) in batch.axis_iter(Axis(0)).enumerate() {
+        let raw = render::to_rgb(img);
+        let mut tiles = vec![render::enlarge(&raw, 3)];
+        let mut per_method = serde_json::Map::new();
+        let mut class = 0;
+        for &method in &method_list {
+            let req = Request { layer, method, class: None, ste: a.ste, post };
+            let dep = cam::compute(&deployed, img, &req)?;
+            class = dep.class;
+            // The same class on both routes, so the maps answer the same question.
+            let other = match &against_dir {
+                None => cam::compute(&training, img, &Request { class: Some(dep.class), ..req })?,
+                Some(d) => {
+                    let act = read_exported(&d.join(format!("{i}/activations.npz")), "arr_0", false)?;
+                    let grad = read_exported(&d.join(format!("{i}/gradients.npz")), "arr_0", false)?;
+                    cam::from_exported(&act, &grad, size, post)?
+                }
+            };
+            let sim = compare::similarity(&dep.heatmap.map, &other.heatmap.map);
+            let faith = compare::faithfulness(&engine, img, &dep.heatmap.map, dep.class, a.steps)?;
+            for map in [&dep.heatmap.map, &other.heatmap.map] {
+                tiles.push(render::enlarge(&render::overlay(&raw, &render::colorize(map)), 3));
+            }
+            per_method.insert(
+                method.name().to_string(),
+                serde_json::json!({
+                    "deployed_constant": dep.heatmap.constant,
+                    "reference_constant": other.heatmap.constant,
+                    "similarity": sim,
+                    "faithfulness": faith,
+                }),
+            );
+        }
+        grids[class].push(tiles);
+        rows.push(serde_json::json!({ "input": names[i], "class": class, "methods": per_method }));
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let mut methods_summary = serde_json::Map::new();
+    for m in &method_list {
+        let vals = |path: &[&str]| -> Vec<f64> {
+            rows.iter().filter_map(|r| path.iter().fold(&r["methods"][m.name()], |v, k| &v[*k]).as_f64()).collect()
+        };
+        let mean = |path: &[&str]| -> Option<f64> {
+            let v = vals(path);
+            (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+        };
+        let drifted =
+            rows.iter().filter(|r| r["methods"][m.name()]["similarity"]["drift"].as_bool() == Some(true)).count();
+        methods_summary.insert(
+            m.name().to_string(),
+            serde_json::json!({
+                "images": rows.len(),
+                "drifted": drifted,
+                "mean": {
+                    "pearson": mean(&["similarity", "pearson"]),
+                    "spearman": mean(&["similarity", "spearman"]),
+                    "cosine": mean(&["similarity", "cosine"]),
+                    "iou_top10": mean(&["similarity", "iou_top10"]),
+                    "iou_top20": mean(&["similarity", "iou_top20"]),
+                    "ssim": mean(&["similarity", "ssim"]),
+                    "deletion_auc": mean(&["faithfulness", "deletion_auc"]),
+                    "insertion_auc": mean(&["faithfulness", "insertion_auc"]),
+                },
+            }),
+        );
+    }
+    let mut per_class = serde_json::Map::new();
+    for c in 0..classes {
+        let in_class: Vec<&serde_json::Value> = rows.iter().filter(|r| r["class"] == c).collect();
+        let mut by_method = serde_json::Map::new();
+        for m in &method_list {
+            let p: Vec<f64> =
+                in_class.iter().filter_map(|r| r["methods"][m.name()]["similarity"]["pearson"].as_f64()).collect();
+            by_method.insert(
+                m.name().to_string(),
+                serde_json::json!({ "images": in_class.len(), "mean_pearson": (!p.is_empty()).then(|| p.iter().sum::<f64>() / p.len() as f64) }),
+            );
+        }
+        per_class.insert(c.to_string(), serde_json::Value::Object(by_method));
+    }
+    let summary = serde_json::json!({
+        "model": a.model.display().to_string(),
+        "layer": engine.layers()[layer].name,
+        "against": a.against,
+        "ste": format!("{:?}", a.ste).to_lowercase(),
+        "relu": post.relu,
+        "interp": format!("{:?}", post.interp).to_lowercase(),
+        "drift_threshold_pearson": compare::DRIFT_PEARSON,
+        "columns": std::iter::once("raw".to_string())
+            .chain(method_list.iter().flat_map(|m| [format!("deployed {}", m.name()), format!("{} {}", a.against, m.name())]))
+            .collect::<Vec<_>>(),
+        "methods": methods_summary,
+        "per_class": per_class,
+        "per_image": rows,
+    });
+    let mut figures = Vec::new();
+    for (c, g) in grids.iter().enumerate().filter(|(_, g)| !g.is_empty()) {
+        let png = render::png_bytes(&render::grid(g, 4))?;
+        let file = a.out.join(format!("grid_class{c}.png"));
+        write_atomic(&file, &png)?;
+        figures.push((format!("Class {c}: raw | deployed | {} (per method)", a.against), png));
+    }
+    write_atomic(&a.out.join("metrics.json"), serde_json::to_string_pretty(&summary).expect("JSON").as_bytes())?;
+    let title = format!("binarycop: deployed vs {} CAMs at {}", a.against, engine.layers()[layer].name);
+    write_atomic(&a.out.join("report.html"), cam::report::html(&title, &summary, &figures)?.as_bytes())?;
+    let f = |v: &serde_json::Value| v.as_f64().map_or("n/a".to_string(), |x| format!("{x:.3}"));
+    for (name, m) in &methods_summary {
+        let mean = &m["mean"];
+        let _ = writeln!(
+            out,
+            "{name} on {}: deployed vs {} over {} images: Pearson {}, Spearman {}, IoU@10% {}, IoU@20% {}, SSIM {}, deletion AUC {}, insertion AUC {}; {} flagged as drift (Pearson < {})",
+            engine.layers()[layer].name,
+            a.against,
+            m["images"],
+            f(&mean["pearson"]),
+            f(&mean["spearman"]),
+            f(&mean["iou_top10"]),
+            f(&mean["iou_top20"]),
+            f(&mean["ssim"]),
+            f(&mean["deletion_auc"]),
+            f(&mean["insertion_auc"]),
+            m["drifted"],
+            compare::DRIFT_PEARSON
+        );
+    }
+    let _ = writeln!(out, "wrote metrics.json, report.html and {} class grids to {}", figures.len(), a.out.display());
+    Ok(())
+}
