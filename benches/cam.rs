@@ -1,29 +1,28 @@
 //! CAM cost on CNV at Pool2 (5×5×128): deployed Grad-CAM per image on one core (a forward
 //! trace and the backward pass), training-graph Grad-CAM (the f32 route) on the same image,
 //! Score-CAM with its masked forward passes (one per distinct channel) on one core and on all
-//! cores, and one engine forward pass for scale.
+//! cores, and one engine forward pass for scale. Model and image: tests/fixtures/cnv_random.
 
 use std::hint::black_box;
 
 use binarycop::cam::{self, methods, Deployed, Post, Request, Ste, Training};
 use binarycop::engine::Engine;
-use binarycop::model::random::random_model;
-use binarycop::model::{FoldedModel, Topology};
+use binarycop::model;
 use binarycop::reference::Reference;
 use criterion::Criterion;
 use ndarray::Array3;
 
 fn bench(c: &mut Criterion) {
-    let topo = Topology::preset("cnv", 4).expect("preset");
-    let trained = random_model(&topo, 1, false).expect("model");
-    let engine = Engine::new(FoldedModel::fold(&trained).expect("fold")).expect("engine");
-    let reference = Reference::new(trained).expect("reference");
+    // The Brevitas CNV of tests/fixtures/cnv_random: python/bench_pytorch_grad_cam.py times
+    // pytorch-grad-cam on the same model and image.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cnv_random");
+    let loaded = model::load(&dir.join("model.onnx")).expect("fixture");
+    let engine = Engine::new(loaded.folded).expect("engine");
+    let reference = Reference::new(loaded.trained.expect("training graph")).expect("reference");
+    let topo = engine.model().topology.clone();
     let (dep, tr) = (Deployed::new(&engine), Training::new(&reference));
-    let mut s = 7u32;
-    let img = Array3::from_shape_fn((32, 32, 3), |_| {
-        s = s.wrapping_mul(1664525).wrapping_add(1013904223);
-        (s >> 24) as u8
-    });
+    let inputs: ndarray::Array4<u8> = ndarray_npy::read_npy(dir.join("inputs.npy")).expect("inputs");
+    let img: Array3<u8> = inputs.index_axis(ndarray::Axis(0), 0).to_owned();
     let layer = topo.find_layer("Pool2").expect("layer");
     let req = |m: &str| Request {
         layer,

@@ -14,6 +14,7 @@ pub mod cli;
 pub mod data;
 pub mod engine;
 pub mod error;
+pub mod lower;
 pub mod model;
 pub mod reference;
 

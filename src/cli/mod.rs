@@ -9,7 +9,9 @@ use crate::error::{Error, Result};
 use crate::model::{self, Topology};
 
 mod cam_cmds;
+mod hw_cmds;
 mod model_cmds;
+mod sim_cmds;
 
 #[derive(Parser)]
 #[command(
@@ -46,6 +48,20 @@ enum Command {
     Cam(Box<cam_cmds::CamArgs>),
     /// Compare deployed CAMs with training-time ones (metrics.json, grid.png).
     Compare(cam_cmds::CompareArgs),
+    /// Pack an integer .npy into FINN's packed bytes (the driver's layout unless --plain).
+    Pack(hw_cmds::PackArgs),
+    /// Unpack FINN packed bytes into a .npy.
+    Unpack(hw_cmds::UnpackArgs),
+    /// Show a FINN deployment's IODMA windows, PL clock and bitstream header.
+    DeployInfo(hw_cmds::DeployInfoArgs),
+    /// Simulate the model's FINN dataflow accelerator cycle by cycle: per-node cycles, FIFOs,
+    /// FPS, latency and resource estimates.
+    Simulate(sim_cmds::SimulateArgs),
+    /// Pick PE/SIMD for a target FPS as FINN's SetFolding does, within a board's LUT/BRAM
+    /// budget, checked by the cycle-level simulation; writes a FINN folding config.
+    FoldSearch(sim_cmds::FoldSearchArgs),
+    /// Write FINN/BNN-PYNQ memory images, the folding config and a FINN build config.
+    ExportHw(sim_cmds::ExportHwArgs),
 }
 
 /// Runs the command line; returns the process exit code.
@@ -93,7 +109,13 @@ fn run(cli: Cli, out: &mut String) -> Result<()> {
         Command::Infer(a) => model_cmds::infer(a, out),
         Command::Fold(a) => model_cmds::fold(a, out),
         Command::Info(a) => model_cmds::info(a, out),
+        Command::Simulate(a) => sim_cmds::simulate(a, out),
+        Command::FoldSearch(a) => sim_cmds::fold_search(a, out),
+        Command::ExportHw(a) => sim_cmds::export_hw(a, out),
         Command::Cam(a) => cam_cmds::cam(*a, out),
         Command::Compare(a) => cam_cmds::compare(a, out),
+        Command::Pack(a) => hw_cmds::pack(a, out),
+        Command::Unpack(a) => hw_cmds::unpack(a, out),
+        Command::DeployInfo(a) => hw_cmds::deploy_info(a, out),
     }
 }

@@ -8,7 +8,7 @@
 
 #[cfg(target_arch = "aarch64")]
 mod neon;
-#[cfg(all(target_arch = "arm", target_feature = "neon"))]
+#[cfg(all(target_arch = "arm", binarycop_arm_neon))]
 mod neon_arm;
 mod portable;
 #[cfg(target_arch = "x86_64")]
@@ -30,7 +30,7 @@ pub fn all() -> Vec<&'static dyn Kernel> {
     }
     #[cfg(target_arch = "aarch64")]
     v.push(&neon::Neon);
-    #[cfg(all(target_arch = "arm", target_feature = "neon"))]
+    #[cfg(all(target_arch = "arm", binarycop_arm_neon))]
     v.push(&neon_arm::NeonArm);
     v
 }
@@ -79,6 +79,15 @@ mod tests {
                     }
                 }
             }
+            // A row long enough to cross every kernel's overflow-avoiding chunking (31 blocks
+            // of u8 lanes on aarch64, 2048 blocks of u16 lanes on armv7).
+            let len = 2 * 2048 + 2 * 31 + 1001;
+            let x: Vec<u64> = (0..len).map(|_| lcg(&mut seed)).collect();
+            let w: Vec<u64> = (0..len).map(|_| lcg(&mut seed)).collect();
+            let mut out = [0u32];
+            k.xor_popcount_rows(&x, &w, &mut out);
+            let want: u32 = x.iter().zip(&w).map(|(a, b)| (a ^ b).count_ones()).sum();
+            assert_eq!(out[0], want, "kernel {} long row", k.name());
             // Extremes: all ones against all zeros counts every bit.
             let x = vec![u64::MAX; 40];
             let w = vec![0u64; 80];

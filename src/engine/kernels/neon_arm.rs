@@ -1,6 +1,7 @@
-//! armv7 with NEON (PYNQ-Z1/Z2's Cortex-A9). Rust's 32-bit ARM NEON intrinsics are still
-//! unstable, so the inner loop is stable inline assembly: veor + vcnt.8 per 16 bytes, byte
-//! counts accumulated with vpadal.u8 into 16-bit lanes, folded into a scalar per row.
+//! armv7 with NEON (PYNQ-Z1/Z2's Cortex-A9), compiled when the build enables NEON (build.rs).
+//! Rust's 32-bit ARM NEON intrinsics are still unstable, so the inner loop is stable inline
+//! assembly: veor + vcnt.8 per 16 bytes, byte counts accumulated with vpadal.u8 into 16-bit
+//! lanes, folded into a scalar per row.
 
 use super::Kernel;
 use std::arch::asm;

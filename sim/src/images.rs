@@ -1,0 +1,212 @@
+//! Memory images: the per-PE weight and threshold memories of an MVAU laid out as FINN and
+//! BNN-PYNQ load them (finn.md §4).
+//!
+//! - FINN memstream `.dat` (`make_weight_file`, mode `decoupled_verilog_dat`): one hex line per
+//!   address nf·SF+sf, PE·SIMD·wbits bits wide, padded to whole hex digits, most significant
+//!   digit first; bit (p·SIMD+i)·wbits holds W[nf·PE+p][sf·SIMD+i], so PE 0 lane 0 is the LSB.
+//! - BNN-PYNQ `L-P-weights.bin` (finnthesizer `BNNProcElemMem`): one little-endian uint64 per
+//!   address of PE P, column sf·SIMD+i at bit i (needs SIMD ≤ 64).
+//! - BNN-PYNQ `L-P-thres.bin`: little-endian int64, nf-major then threshold index. BNN-PYNQ's
+//!   pinned finn-hlslib fires on acc > T where FINN fires on acc ≥ T, so the caller passes the
+//!   conversion (T − 1 for integer accumulators).
+//! - HLS `params.h`: finn-hlslib's `BinaryWeights<SIMD, PE, WMEM>` and
+//!   `ThresholdsActivation<TMEM, PE, steps, ...>` initializers, as FINN's `internal_embedded`
+//!   mode and BNN-PYNQ compile them in; `config.h`: BNN-PYNQ's per-layer `L<i>_*` defines.
+
+use std::fmt::Write;
+
+use crate::graph::{Graph, Op};
+use crate::mvau::Mvau;
+use crate::stream::{get_bits, words_for};
+use crate::Error;
+
+/// Hex digits of `bits` bits of `words`, most significant first, ⌈bits/4⌉ digits.
+pub fn hex(words: &[u64], bits: usize) -> String {
+    let digits = bits.div_ceil(4).max(1);
+    let mut s = String::with_capacity(digits);
+    for d in (0..digits).rev() {
+        let n = (bits - d * 4).min(4);
+        let v = get_bits(words, d * 4, n);
+        s.push(char::from_digit(v as u32, 16).expect("a nibble"));
+    }
+    s
+}
+
+/// The memstream `.dat`: one line per address.
+pub fn weights_dat(m: &Mvau) -> String {
+    let (pe, simd) = (m.cfg.pe, m.cfg.simd);
+    let width = pe * simd;
+    let mut word = vec![0u64; words_for(width)];
+    let mut out = String::new();
+    for a in 0..m.wmem_depth() {
+        word.fill(0);
+        for p in 0..pe {
+            crate::stream::or_copy(&mut word, p * simd, m.weight_word(p, a), simd);
+        }
+        out.push_str(&hex(&word, width));
+        out.push('\n');
+    }
+    out
+}
+
+/// BNN-PYNQ weights of PE `p`: one uint64 per address.
+pub fn weights_bin(m: &Mvau, p: usize) -> Result<Vec<u8>, Error> {
+    if m.cfg.simd > 64 {
+        return Err(Error::Invalid(format!(
+            "BNN-PYNQ weight files hold 64 bits per address; SIMD {} is wider",
+            m.cfg.simd
+        )));
+    }
+    Ok((0..m.wmem_depth()).flat_map(|a| m.weight_word(p, a)[0].to_le_bytes()).collect())
+}
+
+/// BNN-PYNQ thresholds of PE `p`, each converted by `conv`.
+pub fn thresholds_bin(m: &Mvau, p: usize, conv: impl Fn(i64) -> i64) -> Vec<u8> {
+    (0..m.tmem_depth()).flat_map(|nf| m.thresholds(p, nf).to_vec()).flat_map(|t| conv(t).to_le_bytes()).collect()
+}
+
+/// finn-hlslib initializers for one MVAU's memories.
+pub fn params_h(m: &Mvau, name: &str) -> String {
+    let (pe, simd, wmem) = (m.cfg.pe, m.cfg.simd, m.wmem_depth());
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "// {name}: MW={} MH={} SIMD={simd} PE={pe} WMEM={wmem} TMEM={} (bit i of an entry = lane i; 1 = +1)",
+        m.mw,
+        m.mh,
+        m.tmem_depth()
+    );
+    let _ = writeln!(s, "static BinaryWeights<{simd}, {pe}, {wmem}> weights_{name} = {{{{");
+    for p in 0..pe {
+        let entries: Vec<String> =
+            (0..wmem).map(|a| format!("ap_uint<{simd}>(\"{}\", 16)", hex(m.weight_word(p, a), simd))).collect();
+        let _ = writeln!(s, "  {{ {} }}{}", entries.join(", "), if p + 1 < pe { "," } else { "" });
+    }
+    s.push_str("}};\n");
+    if m.tmem_depth() > 0 {
+        let acc = format!("ap_{}int<{}>", if m.acc.signed { "" } else { "u" }, m.acc.bits);
+        let _ = writeln!(
+            s,
+            "static ThresholdsActivation<{}, {pe}, {}, {acc}, ap_uint<{}>, {}, comp::less_equal<{acc}, {acc}>> threshs_{name} = {{{{",
+            m.tmem_depth(),
+            m.steps,
+            m.out.bits,
+            m.act_val
+        );
+        for p in 0..pe {
+            let rows: Vec<String> = (0..m.tmem_depth())
+                .map(|nf| {
+                    let t: Vec<String> = m.thresholds(p, nf).iter().map(i64::to_string).collect();
+                    format!("{{ {} }}", t.join(", "))
+                })
+                .collect();
+            let _ = writeln!(s, "  {{ {} }}{}", rows.join(", "), if p + 1 < pe { "," } else { "" });
+        }
+        s.push_str("}};\n");
+    }
+    s
+}
+
+/// BNN-PYNQ-style `config.h`: per MVAU layer i, its geometry and folding.
+pub fn config_h(g: &Graph) -> String {
+    let mut s = String::from("// Per MVAU layer: geometry and folding (BNN-PYNQ config.h names).\n");
+    let mut swu = None;
+    let mut i = 0;
+    for n in &g.nodes {
+        match &n.op {
+            Op::Swu(sw) => swu = Some(sw.clone()),
+            Op::Mvau(m) => {
+                let _ = writeln!(s, "\n// {}", n.name);
+                if let Some(sw) = swu.take() {
+                    for (k, v) in [("K", sw.k), ("IFM_CH", sw.c), ("IFM_DIM", sw.h), ("OFM_DIM", sw.oh())] {
+                        let _ = writeln!(s, "#define L{i}_{k} {v}");
+                    }
+                    let _ = writeln!(s, "#define L{i}_OFM_CH {}", m.mh);
+                }
+                let defs = [
+                    ("MW", m.mw),
+                    ("MH", m.mh),
+                    ("SIMD", m.cfg.simd),
+                    ("PE", m.cfg.pe),
+                    ("WMEM", m.wmem_depth()),
+                    ("TMEM", m.tmem_depth()),
+                    ("WPI", 1),
+                    ("API", m.out.bits as usize),
+                    ("WPF", 0),
+                    ("APF", 0),
+                ];
+                for (k, v) in defs {
+                    let _ = writeln!(s, "#define L{i}_{k} {v}");
+                }
+                i += 1;
+            }
+            _ => {}
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mvau::{Activation, BitRows, MvauConfig, MvauSpec};
+    use crate::DType;
+
+    /// 4 rows × 6 columns, PE 2, SIMD 3, thresholds 10·r.
+    fn example() -> Mvau {
+        let mut w = BitRows::zeros(4, 6);
+        for (r, c) in [(0, 0), (1, 4), (2, 2), (3, 5), (3, 3), (1, 0)] {
+            w.set(r, c, true);
+        }
+        let sp = MvauSpec {
+            mw: 6,
+            mh: 4,
+            vectors: 1,
+            input: DType::BINARY,
+            weights: w,
+            activation: Activation::Thresholds {
+                thresholds: (0..4).map(|r| vec![10 * r as i64]).collect(),
+                act_val: 0,
+                out: DType::BINARY,
+            },
+        };
+        Mvau::new("MVAU_hls_0", &sp, MvauConfig { pe: 2, simd: 3, ..Default::default() }).unwrap()
+    }
+
+    #[test]
+    fn dat_lines_hold_every_pe_of_one_address() {
+        // Address 0 (nf 0, sf 0): PE 0 = row 0 cols 0..3 = 0b001, PE 1 = row 1 = 0b001
+        // → bits 0..6 = 0b001_001 = 0x09. Address 1 (sf 1): row 0 cols 3..6 = 0, row 1 col 4
+        // → lane 1 of PE 1 = bit 4 → 0x10. Address 2 (nf 1, sf 0): row 2 col 2 → bit 2, row 3
+        // nothing → 0x04. Address 3: row 3 cols 3, 5 → PE 1 lanes 0, 2 → bits 3, 5 → 0x28.
+        assert_eq!(weights_dat(&example()), "09\n10\n04\n28\n");
+        assert_eq!(hex(&[0xabc], 12), "abc");
+        assert_eq!(hex(&[0x1f], 5), "1f");
+        assert_eq!(hex(&[u64::MAX, 1], 65), "1ffffffffffffffff");
+    }
+
+    #[test]
+    fn bnn_pynq_files_are_per_pe() {
+        let m = example();
+        let w1 = weights_bin(&m, 1).unwrap();
+        assert_eq!(w1.len(), 4 * 8);
+        // PE 1: row 1 (nf 0) = cols 0, 4 → 0b001, 0b010; row 3 (nf 1) = cols 3, 5 → 0, 0b101.
+        let words: Vec<u64> = w1.chunks(8).map(|c| u64::from_le_bytes(c.try_into().unwrap())).collect();
+        assert_eq!(words, [0b001, 0b010, 0b000, 0b101]);
+        // PE 1 holds rows 1 and 3: thresholds 10 and 30, written as acc > T − 1.
+        let t: Vec<i64> =
+            thresholds_bin(&m, 1, |t| t - 1).chunks(8).map(|c| i64::from_le_bytes(c.try_into().unwrap())).collect();
+        assert_eq!(t, [9, 29]);
+    }
+
+    #[test]
+    fn params_header_lists_pe_memories() {
+        let h = params_h(&example(), "MVAU_hls_0");
+        assert!(h.contains("static BinaryWeights<3, 2, 4> weights_MVAU_hls_0"), "{h}");
+        assert!(h.contains(
+            "{ ap_uint<3>(\"1\", 16), ap_uint<3>(\"0\", 16), ap_uint<3>(\"4\", 16), ap_uint<3>(\"0\", 16) },"
+        ));
+        assert!(h.contains("{ { 0 }, { 20 } },"), "{h}");
+        assert!(h.contains("comp::less_equal<ap_uint<5>, ap_uint<5>>"), "{h}");
+    }
+}

@@ -1,0 +1,260 @@
+//! `pack`, `unpack` and `deploy-info`: FINN's packed byte layout and a deployment's hardware files.
+//!
+//! Arrays for `pack` may be .npy of uint8, int8, uint16, int16, uint32, int32, int64, or of
+//! float32/float64 holding whole numbers (FINN keeps its tensors in float32). `unpack` writes the
+//! smallest integer dtype that holds the FINN type (BINARY and UINT≤8 → uint8, BIPOLAR, TERNARY
+//! and INT≤8 → int8, then 16- and 32-bit), or float32 like FINN with `--float32`.
+
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+
+use binarycop_hw::deploy;
+use binarycop_hw::packing::{self, DataType, Layout};
+use ndarray::{ArrayD, IxDyn};
+use ndarray_npy::{ReadNpyError, ReadNpyExt, WriteNpyExt};
+
+use crate::error::{write_atomic, Error, Result};
+
+#[derive(clap::Args)]
+pub struct PackArgs {
+    /// FINN DataType: BINARY, BIPOLAR, TERNARY, UINTn, INTn (n in 1..=32).
+    #[arg(long)]
+    dtype: String,
+    /// The array; its last dimension is packed, each row into whole bytes.
+    #[arg(long)]
+    input: PathBuf,
+    /// The packed bytes, rows one after another.
+    #[arg(long)]
+    out: PathBuf,
+    /// FINN's plain layout (no flags) instead of the driver's (reverse_inner and reverse_endian).
+    #[arg(long)]
+    plain: bool,
+}
+
+#[derive(clap::Args)]
+pub struct UnpackArgs {
+    /// FINN DataType of the packed elements.
+    #[arg(long)]
+    dtype: String,
+    /// The unpacked shape, e.g. 1,32,32,3; its last dimension is the packed one.
+    #[arg(long)]
+    shape: String,
+    /// The packed bytes.
+    #[arg(long)]
+    input: PathBuf,
+    /// The .npy to write.
+    #[arg(long)]
+    out: PathBuf,
+    /// FINN's plain layout (no flags) instead of the driver's.
+    #[arg(long)]
+    plain: bool,
+    /// Write float32, as FINN's packed_bytearray_to_finnpy returns, instead of an integer dtype.
+    #[arg(long)]
+    float32: bool,
+}
+
+#[derive(clap::Args)]
+pub struct DeployInfoArgs {
+    /// A FINN deployment folder: the .hwh and .bit, directly or in bitfile/.
+    #[arg(long)]
+    deploy: PathBuf,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+fn dtype_of(name: &str) -> Result<DataType> {
+    name.parse().map_err(|e: packing::PackError| Error::invalid(format!("--dtype: {e}")))
+}
+
+fn layout_of(plain: bool) -> (Layout, &'static str) {
+    if plain {
+        (Layout::PLAIN, "plain layout")
+    } else {
+        (Layout::DRIVER, "driver layout")
+    }
+}
+
+/// An .npy of integers (or floats holding integers) as i64, with its shape.
+fn read_integers(path: &Path) -> Result<(Vec<i64>, Vec<usize>)> {
+    let bytes = std::fs::read(path).map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
+    /// Values and shape of an integer array, or why it is not one of this dtype.
+    type Ints = std::result::Result<(Vec<i64>, Vec<usize>), ReadNpyError>;
+    fn ints<T: ndarray_npy::ReadableElement + Copy + Into<i64>>(b: &[u8]) -> Ints {
+        let a = ArrayD::<T>::read_npy(b)?;
+        Ok((a.iter().map(|&v| v.into()).collect(), a.shape().to_vec()))
+    }
+    let attempts: [fn(&[u8]) -> Ints; 7] =
+        [ints::<u8>, ints::<i8>, ints::<u16>, ints::<i16>, ints::<u32>, ints::<i32>, ints::<i64>];
+    for read in attempts {
+        match read(&bytes) {
+            Ok(r) => return Ok(r),
+            Err(ReadNpyError::WrongDescriptor(_)) => continue,
+            Err(e) => return Err(Error::file(path, format!("not a readable .npy: {e}"))),
+        }
+    }
+    let floats: Option<(Vec<f64>, Vec<usize>)> = match ArrayD::<f32>::read_npy(&bytes[..]) {
+        Ok(a) => Some((a.iter().map(|&v| f64::from(v)).collect(), a.shape().to_vec())),
+        Err(ReadNpyError::WrongDescriptor(_)) => match ArrayD::<f64>::read_npy(&bytes[..]) {
+            Ok(a) => Some((a.iter().copied().collect(), a.shape().to_vec())),
+            Err(ReadNpyError::WrongDescriptor(_)) => None,
+            Err(e) => return Err(Error::file(path, format!("not a readable .npy: {e}"))),
+        },
+        Err(e) => return Err(Error::file(path, format!("not a readable .npy: {e}"))),
+    };
+    let Some((vals, shape)) = floats else {
+        return Err(Error::file(
+            path,
+            "unsupported .npy dtype: expected uint8, int8, uint16, int16, uint32, int32, int64, or float32/float64 \
+             holding whole numbers",
+        ));
+    };
+    let mut out = Vec::with_capacity(vals.len());
+    for (i, v) in vals.into_iter().enumerate() {
+        // 2^53 keeps the conversion exact; FINN's types need at most 32 bits.
+        if !(v.is_finite() && v.fract() == 0.0 && v.abs() <= 9_007_199_254_740_992.0) {
+            return Err(Error::file(path, format!("element {i} is {v}, not a whole number (FINN types are integers)")));
+        }
+        out.push(v as i64);
+    }
+    Ok((out, shape))
+}
+
+pub fn pack(args: PackArgs, out: &mut String) -> Result<()> {
+    let PackArgs { dtype, input, out: dest, plain } = args;
+    let dt = dtype_of(&dtype)?;
+    let (layout, lname) = layout_of(plain);
+    let (values, shape) = read_integers(&input)?;
+    let inner = *shape.last().ok_or_else(|| Error::file(&input, "a 0-dimensional array has no dimension to pack"))?;
+    if inner == 0 || values.is_empty() {
+        return Err(Error::file(&input, format!("empty array (shape {shape:?}): nothing to pack")));
+    }
+    let packed = packing::pack_to_vec(&values, inner, dt, layout).map_err(|e| Error::file(&input, e))?;
+    write_atomic(&dest, &packed)?;
+    let _ = writeln!(
+        out,
+        "packed {} elements ({}×{inner}) of {} as {dt} ({lname}) into {} ({} bytes, {} per row)",
+        values.len(),
+        values.len() / inner,
+        input.display(),
+        dest.display(),
+        packed.len(),
+        dt.row_bytes(inner)
+    );
+    Ok(())
+}
+
+fn parse_shape(s: &str) -> Result<Vec<usize>> {
+    let dims: Option<Vec<usize>> =
+        s.split([',', 'x', 'X']).map(|d| d.trim().parse::<usize>().ok().filter(|&n| n > 0)).collect();
+    match dims {
+        Some(d) if !d.is_empty() => Ok(d),
+        _ => Err(Error::invalid(format!("--shape '{s}': expected positive dimensions like 1,32,32,3"))),
+    }
+}
+
+fn npy_bytes<T: ndarray_npy::WritableElement>(shape: &[usize], v: Vec<T>, path: &Path) -> Result<Vec<u8>> {
+    let a = ArrayD::from_shape_vec(IxDyn(shape), v).map_err(|e| Error::file(path, format!("shape: {e}")))?;
+    let mut buf = Vec::new();
+    a.write_npy(&mut buf).map_err(|e| Error::file(path, format!("cannot encode: {e}")))?;
+    Ok(buf)
+}
+
+fn unpack_as<T: packing::Element + ndarray_npy::WritableElement>(
+    bytes: &[u8],
+    inner: usize,
+    dt: DataType,
+    layout: Layout,
+    shape: &[usize],
+    path: &Path,
+) -> Result<Vec<u8>> {
+    let v: Vec<T> = packing::unpack_to_vec(bytes, inner, dt, layout).map_err(|e| Error::file(path, e))?;
+    npy_bytes(shape, v, path)
+}
+
+pub fn unpack(args: UnpackArgs, out: &mut String) -> Result<()> {
+    let UnpackArgs { dtype, shape, input, out: dest, plain, float32 } = args;
+    let dt = dtype_of(&dtype)?;
+    let (layout, lname) = layout_of(plain);
+    let shape = parse_shape(&shape)?;
+    let inner = *shape.last().expect("non-empty shape");
+    let rows: usize = shape[..shape.len() - 1].iter().product();
+    let bytes = std::fs::read(&input).map_err(|e| Error::file(&input, format!("cannot read: {e}")))?;
+    let expected = rows.saturating_mul(dt.row_bytes(inner));
+    if bytes.len() != expected {
+        return Err(Error::file(
+            &input,
+            format!(
+                "{} bytes, but shape {shape:?} of {dt} needs {expected} ({rows} rows of {} bytes)",
+                bytes.len(),
+                dt.row_bytes(inner)
+            ),
+        ));
+    }
+    let (lo, hi) = (dt.min(), dt.max());
+    let (npy, kind) = if float32 {
+        let v: Vec<i64> = packing::unpack_to_vec(&bytes, inner, dt, layout).map_err(|e| Error::file(&input, e))?;
+        // |v| < 2^32 > 2^24: INT/UINT above 24 bits may round in float32, as in FINN.
+        (npy_bytes(&shape, v.into_iter().map(|x| x as f32).collect(), &dest)?, "float32")
+    } else if lo >= 0 && hi <= u8::MAX as i64 {
+        (unpack_as::<u8>(&bytes, inner, dt, layout, &shape, &dest)?, "uint8")
+    } else if lo >= -128 && hi <= 127 {
+        (unpack_as::<i8>(&bytes, inner, dt, layout, &shape, &dest)?, "int8")
+    } else if lo >= 0 && hi <= u16::MAX as i64 {
+        (unpack_as::<u16>(&bytes, inner, dt, layout, &shape, &dest)?, "uint16")
+    } else if hi <= i16::MAX as i64 {
+        (unpack_as::<i16>(&bytes, inner, dt, layout, &shape, &dest)?, "int16")
+    } else if lo >= 0 {
+        (unpack_as::<u32>(&bytes, inner, dt, layout, &shape, &dest)?, "uint32")
+    } else {
+        (unpack_as::<i32>(&bytes, inner, dt, layout, &shape, &dest)?, "int32")
+    };
+    write_atomic(&dest, &npy)?;
+    let _ = writeln!(
+        out,
+        "unpacked {} bytes of {dt} ({lname}) from {} into {} ({kind}, shape {shape:?})",
+        bytes.len(),
+        input.display(),
+        dest.display()
+    );
+    Ok(())
+}
+
+pub fn deploy_info(args: DeployInfoArgs, out: &mut String) -> Result<()> {
+    let DeployInfoArgs { deploy: dir, json } = args;
+    let d = deploy::find_deployment(&dir).map_err(|e| match e {
+        deploy::DeployError::File { path, msg } => Error::file(path, msg),
+        other => Error::file(&dir, other),
+    })?;
+    if json {
+        let dmas: Vec<serde_json::Value> = d
+            .hwh
+            .dmas
+            .iter()
+            .map(|w| serde_json::json!({ "name": w.name, "base": w.base, "range": w.range }))
+            .collect();
+        let report = serde_json::json!({
+            "hwh": d.hwh_path.display().to_string(),
+            "bit": d.bit_path.display().to_string(),
+            "dmas": dmas,
+            "fclk_mhz": d.hwh.fclk_mhz,
+            "fclk_actual_mhz": d.hwh.fclk_actual_mhz,
+            "processor": d.hwh.processor,
+            "board": d.hwh.board,
+            "part": d.hwh.part,
+            "vivado": d.hwh.vivado,
+            "bitstream": {
+                "design": d.bit.design,
+                "version": d.bit.version,
+                "part": d.bit.part,
+                "date": d.bit.date,
+                "time": d.bit.time,
+                "payload_bytes": d.bit.payload_len,
+            },
+        });
+        let _ = writeln!(out, "{}", serde_json::to_string_pretty(&report).expect("JSON"));
+    } else {
+        out.push_str(&deploy::describe(&d));
+    }
+    Ok(())
+}

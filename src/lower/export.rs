@@ -1,0 +1,139 @@
+//! `export-hw`: the memory images and FINN configs of a lowered model, written into a folder
+//! (each file atomically). The formats are described in [`README`], which is written alongside.
+
+use std::path::{Path, PathBuf};
+
+use binarycop_hw::boards::Board;
+use binarycop_sim::images;
+use binarycop_sim::Op;
+use serde_json::json;
+
+use super::Lowered;
+use crate::error::{write_atomic, Error, Result};
+use crate::model::FoldedModel;
+
+/// What goes into the FINN build config.
+pub struct BuildTarget<'a> {
+    pub board: &'a Board,
+    pub clock_mhz: f64,
+    pub target_fps: f64,
+}
+
+/// The README written next to the images.
+pub const README: &str = "\
+# binarycop export-hw
+
+Files (one folder per FINN node that has memories):
+
+- `folding_config.json`: FINN's folding config (ApplyConfig format): PE/SIMD and memory styles
+  of every node and the depth of every StreamingFIFO_rtl_N, named as FINN names the nodes.
+- `build_config.json`: a FINN DataflowBuildConfig (board, part, clock period, target FPS,
+  the folding config above; FIFO depths are given, so auto_fifo_depths is off).
+- `config.h`: BNN-PYNQ-style defines per MVAU layer i (`L<i>_K`, `L<i>_IFM_CH`, ..., `L<i>_SIMD`,
+  `L<i>_PE`, `L<i>_WMEM`, `L<i>_TMEM`, `L<i>_MW`, `L<i>_MH`).
+- `MVAU_hls_N/memblock.dat`: FINN memstream weight image (mode decoupled_verilog_dat). One line
+  per address a = nf*SF + sf (NF = MH/PE, SF = MW/SIMD), PE*SIMD bits as hex, most significant
+  digit first, padded to whole digits. Bit p*SIMD + i is the weight of matrix row nf*PE + p,
+  column sf*SIMD + i (1 = +1, 0 = -1): PE 0, lane 0 is the least significant bit. Columns are in
+  FINN order: (ky, kx, c) for convolutions, (h, w, c) for fully connected layers.
+- `MVAU_hls_N/params.h`: the same memories as finn-hlslib initializers: `BinaryWeights<SIMD,
+  PE, WMEM>` (entry [p][a], lane i at bit i) and `ThresholdsActivation<TMEM, PE, steps, acc,
+  out, ActVal, comp::less_equal>` (entry [p][nf] is the threshold of row nf*PE + p; the output
+  bit is 1 where acc >= T). The last MVAU has no thresholds (its accumulator is the score).
+- `Thresholding_rtl_0/params.h`: the input quantizer: one row of thresholds shared by all
+  channels; out = ActVal + #{T <= pixel}.
+- `bnn-pynq/L-P-weights.bin`, `bnn-pynq/L-P-thres.bin`: BNN-PYNQ finnthesizer files for MVAU
+  layer L and PE P. Weights: one little-endian uint64 per address nf*SF + sf, column
+  sf*SIMD + i at bit i (only for SIMD <= 64; wider layers are skipped and listed in
+  `bnn-pynq/SKIPPED`). Thresholds: little-endian int64, nf-major. BNN-PYNQ's finn-hlslib fires
+  on acc > T, so these hold T - 1. For layer 0 (8-bit input read as ap_fixed<8,1>, thresholds
+  as ap_fixed with 8 fraction bits) they hold (T - 1) * 256 * input_scale.
+
+The accumulator of a binary-input MVAU is the XNOR popcount P (the +-1 dot product is 2P - K);
+the first MVAU's accumulator is the sum of int8 input codes times +-1.
+";
+
+fn write(dir: &Path, rel: &str, bytes: &[u8], written: &mut Vec<PathBuf>) -> Result<()> {
+    let p = dir.join(rel);
+    if let Some(parent) = p.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| Error::file(parent, format!("cannot create folder: {e}")))?;
+    }
+    write_atomic(&p, bytes)?;
+    written.push(p);
+    Ok(())
+}
+
+/// Writes everything into `dir`; returns the files written.
+pub fn export(low: &Lowered, m: &FoldedModel, dir: &Path, target: &BuildTarget) -> Result<Vec<PathBuf>> {
+    let g = &low.graph;
+    let mut written = Vec::new();
+    write(dir, "README.md", README.as_bytes(), &mut written)?;
+    write(dir, "folding_config.json", g.to_folding_config().to_json().as_bytes(), &mut written)?;
+    let build = json!({
+        "output_dir": format!("output_{}_{}", m.topology.name, target.board.name),
+        "synth_clk_period_ns": 1000.0 / target.clock_mhz,
+        "board": target.board.name,
+        "fpga_part": target.board.part,
+        "shell_flow_type": target.board.shell_flow_type,
+        "folding_config_file": "folding_config.json",
+        "target_fps": target.target_fps.floor() as u64,
+        "auto_fifo_depths": false,
+        "mvau_wwidth_max": 36,
+        "generate_outputs": ["estimate_reports", "stitched_ip", "bitfile", "pynq_driver", "deployment_package"],
+    });
+    let text = serde_json::to_string_pretty(&build).expect("JSON") + "\n";
+    write(dir, "build_config.json", text.as_bytes(), &mut written)?;
+    write(dir, "config.h", images::config_h(g).as_bytes(), &mut written)?;
+    let scale256 = m.input_quant.scale as f64 * 256.0;
+    let mut skipped = Vec::new();
+    let mut layer = 0;
+    for n in &g.nodes {
+        match &n.op {
+            Op::Mvau(mv) => {
+                write(dir, &format!("{}/memblock.dat", n.name), images::weights_dat(mv).as_bytes(), &mut written)?;
+                write(dir, &format!("{}/params.h", n.name), images::params_h(mv, &n.name).as_bytes(), &mut written)?;
+                for p in 0..mv.cfg.pe {
+                    match images::weights_bin(mv, p) {
+                        Ok(b) => write(dir, &format!("bnn-pynq/{layer}-{p}-weights.bin"), &b, &mut written)?,
+                        Err(e) => {
+                            skipped.push(format!("{layer} ({}): {e}", n.name));
+                            break;
+                        }
+                    }
+                    if mv.tmem_depth() > 0 {
+                        let first = layer == 0 && mv.input != binarycop_sim::DType::BINARY;
+                        let conv = |t: i64| {
+                            if first {
+                                ((t - 1) as f64 * scale256).round() as i64
+                            } else {
+                                t - 1
+                            }
+                        };
+                        let b = images::thresholds_bin(mv, p, conv);
+                        write(dir, &format!("bnn-pynq/{layer}-{p}-thres.bin"), &b, &mut written)?;
+                    }
+                }
+                layer += 1;
+            }
+            Op::Thresholding(t) => {
+                let row: Vec<String> = t.thresholds(0, 0).iter().map(i64::to_string).collect();
+                let h = format!(
+                    "// {}: {} channels, PE {}, out = {} + #{{T <= x}} for every channel\nstatic const int thresholds_{}[{}] = {{ {} }};\n",
+                    n.name,
+                    t.channels,
+                    t.pe,
+                    t.act_val,
+                    n.name,
+                    t.steps,
+                    row.join(", ")
+                );
+                write(dir, &format!("{}/params.h", n.name), h.as_bytes(), &mut written)?;
+            }
+            _ => {}
+        }
+    }
+    if !skipped.is_empty() {
+        write(dir, "bnn-pynq/SKIPPED", (skipped.join("\n") + "\n").as_bytes(), &mut written)?;
+    }
+    Ok(written)
+}

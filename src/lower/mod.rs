@@ -1,0 +1,174 @@
+//! Lowering: a [`FoldedModel`] becomes the FINN node graph the accelerator runs (binarycop-sim),
+//! in FINN's CNV pipeline order: input IODMA, Thresholding (the input quantizer: UINT8 → INTn
+//! with 2ⁿ−1 thresholds and ActVal −2ⁿ⁻¹), per conv an SWU and an MVAU, a StreamingMaxPool per
+//! pool, the fc MVAUs, LabelSelect (K = 1), output IODMA; width converters and FIFOs between.
+//!
+//! [`export`] writes the memory images and FINN configs for `export-hw`.
+
+pub mod export;
+
+use binarycop_hw::folding::FoldingConfig;
+use binarycop_sim::clock::Run;
+use binarycop_sim::graph::{Graph, LayerSpec};
+use binarycop_sim::mvau::{Activation, BitRows, MvauSpec};
+use binarycop_sim::stream::lanes;
+use binarycop_sim::swu::SwuSpec;
+use binarycop_sim::thresholding::ThresholdingSpec;
+use binarycop_sim::{maxpool::MaxPoolSpec, DType};
+
+use crate::error::{Error, Result};
+use crate::model::folded::acc_range;
+use crate::model::{FoldedModel, LayerKind};
+
+/// The graph and where the model's values appear in it.
+pub struct Lowered {
+    pub graph: Graph,
+    /// The node producing the int8 input codes.
+    pub input_node: String,
+    /// Per topology layer, the node producing its output (MVAU or StreamingMaxPool).
+    pub layer_nodes: Vec<String>,
+    /// The LabelSelect node.
+    pub label_node: String,
+}
+
+pub fn sim_error(e: binarycop_sim::Error) -> Error {
+    Error::invalid(e.to_string())
+}
+
+/// The unfolded FINN layers of a model, in pipeline order.
+pub fn layers(m: &FoldedModel) -> Result<Vec<LayerSpec>> {
+    let resolved = m.validate()?;
+    let q = m.input_quant;
+    let (lo, hi) = q.range();
+    let code_type = DType::new(q.bits, true);
+    // Threshold k: the smallest pixel whose code reaches lo + k + 1 (256: never), so that
+    // lo + #{T ≤ u} is the code of u.
+    let table = q.table();
+    let steps: Vec<i64> = (0..(hi - lo) as i64)
+        .map(|k| {
+            let target = lo as i64 + k + 1;
+            table.iter().position(|&c| c as i64 >= target).map_or(256, |u| u as i64)
+        })
+        .collect();
+    for (u, &c) in table.iter().enumerate() {
+        let v = lo as i64 + steps.iter().filter(|&&t| t <= u as i64).count() as i64;
+        if v != c as i64 {
+            return Err(Error::invalid(format!("the input quantizer is not monotone at pixel {u}")));
+        }
+    }
+    let input = m.topology.input;
+    let mut out = vec![LayerSpec::Thresholding(ThresholdingSpec {
+        channels: input.channels,
+        vectors: input.pixels(),
+        thresholds: vec![steps],
+        act_val: lo as i64,
+        input: DType::UINT8,
+        out: code_type,
+    })];
+    for l in &resolved {
+        let ci = match (l.kind, l.compute_index) {
+            (LayerKind::MaxPool { size }, _) => {
+                out.push(LayerSpec::MaxPool(MaxPoolSpec {
+                    height: l.input.height,
+                    width: l.input.width,
+                    channels: l.input.channels,
+                    kernel: size,
+                }));
+                continue;
+            }
+            (_, Some(ci)) => ci,
+            (_, None) => unreachable!("compute layers have an index"),
+        };
+        let first = ci == 0;
+        let in_type = if first { code_type } else { DType::BINARY };
+        let vectors = match l.kind {
+            LayerKind::Conv { kernel } => {
+                out.push(LayerSpec::Swu(SwuSpec {
+                    height: l.input.height,
+                    width: l.input.width,
+                    channels: l.input.channels,
+                    kernel,
+                    dtype: in_type,
+                }));
+                l.output.pixels()
+            }
+            _ => 1,
+        };
+        let f = &m.layers[ci];
+        let (mw, mh) = (f.weights.cols(), f.weights.rows());
+        let mut weights = BitRows::zeros(mh, mw);
+        for r in 0..mh {
+            for (c, b) in f.weights.row(r).iter().enumerate() {
+                if *b {
+                    weights.set(r, c, true);
+                }
+            }
+        }
+        let activation = match &f.thresholds {
+            Some(t) => Activation::Thresholds {
+                thresholds: t.iter().map(|&x| vec![x as i64]).collect(),
+                act_val: 0,
+                out: DType::BINARY,
+            },
+            None => {
+                let (lo, hi) = acc_range(l, first, &q);
+                // FINN rounds the graph's last output up to whole bytes.
+                Activation::Acc { out: DType::covering(lo, hi).byte_aligned() }
+            }
+        };
+        out.push(LayerSpec::Mvau(MvauSpec { mw, mh, vectors, input: in_type, weights, activation }));
+    }
+    out.push(LayerSpec::LabelSelect { labels: m.topology.classes(), k: 1 });
+    Ok(out)
+}
+
+/// Lowers and folds a model.
+pub fn lower(m: &FoldedModel, cfg: &FoldingConfig) -> Result<Lowered> {
+    let specs = layers(m)?;
+    let t = m.topology.input;
+    let graph = Graph::build(&specs, cfg, (t.height, t.width, t.channels)).map_err(sim_error)?;
+    let resolved = m.resolved();
+    let (mut mv, mut mp) = (0, 0);
+    let layer_nodes = resolved
+        .iter()
+        .map(|l| match l.kind {
+            LayerKind::MaxPool { .. } => {
+                mp += 1;
+                format!("StreamingMaxPool_hls_{}", mp - 1)
+            }
+            _ => {
+                mv += 1;
+                format!("MVAU_hls_{}", mv - 1)
+            }
+        })
+        .collect();
+    Ok(Lowered { graph, input_node: "Thresholding_rtl_0".into(), layer_nodes, label_node: "LabelSelect_hls_0".into() })
+}
+
+/// The paper's folding for a model of a preset topology (cnv, ncnv, ucnv).
+pub fn paper_config(m: &FoldedModel) -> Option<FoldingConfig> {
+    binarycop_hw::folding::paper_config(&m.topology.name)
+}
+
+impl Lowered {
+    /// The values a node wrote during a tapped run, in stream order (one per lane).
+    pub fn node_output(&self, run: &Run, node: &str) -> Result<Vec<i64>> {
+        let i = self
+            .graph
+            .nodes
+            .iter()
+            .position(|n| n.name == node)
+            .ok_or_else(|| Error::invalid(format!("no node '{node}' in the graph")))?;
+        let n = &self.graph.nodes[i];
+        let dtype = match &n.op {
+            binarycop_sim::Op::Thresholding(t) => t.out,
+            binarycop_sim::Op::Mvau(m) => m.out,
+            binarycop_sim::Op::MaxPool(_) => DType::BINARY,
+            binarycop_sim::Op::Swu(s) => s.dtype,
+            binarycop_sim::Op::LabelSelect(l) => l.out,
+            _ => return Err(Error::invalid(format!("node '{node}' has no decoded output"))),
+        };
+        let words = run.taps.get(i).ok_or_else(|| Error::invalid("the run was not tapped"))?;
+        Ok(lanes(words, n.out_bits, dtype))
+    }
+}
