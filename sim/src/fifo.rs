@@ -8,7 +8,8 @@ use std::collections::VecDeque;
 use crate::stream::words_for;
 
 /// Depths at or above this are treated as unbounded (no backpressure, no read-time ring).
-pub const UNBOUNDED: usize = 1 << 40;
+// 2^30 fits a 32-bit usize (armv7) and is far above any real FIFO (the CLI caps depths at 2^24).
+pub const UNBOUNDED: usize = 1 << 30;
 
 /// One FIFO during a simulation.
 pub struct Fifo {

@@ -13,6 +13,7 @@ pub mod methods;
 pub mod render;
 pub mod report;
 pub mod resize;
+pub mod roi;
 
 use std::path::Path;
 

@@ -5,13 +5,13 @@ use std::path::{Path, PathBuf};
 
 use binarycop_hw::boards;
 use binarycop_hw::folding::FoldingConfig;
-use binarycop_sim::clock::{simulate as run_sim, SimOptions};
+
 use binarycop_sim::report::{self, Report};
 use serde_json::json;
 
 use super::{topology_of, TopologyArgs};
 use crate::error::{write_atomic, Error, Result};
-use crate::lower::{self, sim_error};
+use crate::lower;
 use crate::model::{self, random::random_model, FoldedModel, Topology};
 
 #[derive(clap::Args)]
@@ -81,10 +81,8 @@ pub fn simulate(args: SimulateArgs, out: &mut String) -> Result<()> {
     let m = model_of(&model, &topo)?;
     let mut low = lower_with(&m, &folding)?;
     low.graph.set_swu_hls_loop(swu == "hls");
-    set_depths(&mut low, fifo_depth.as_deref())?;
-    let input = report::zero_frames(&low.graph, frames);
-    let run = run_sim(&low.graph, &input, &SimOptions { timing: true, ..Default::default() }).map_err(sim_error)?;
-    let r = report::report(&low.graph, &run, clock_mhz).map_err(sim_error)?;
+    low.set_fifo_depth(&fifo_depth.as_deref().map_or(Ok(lower::FifoDepth::Config), str::parse)?)?;
+    let r = low.timing(frames, clock_mhz)?;
     if json {
         let v = report_json(&r, &model, &folding, &m.topology.name);
         let _ = writeln!(out, "{}", serde_json::to_string_pretty(&v).expect("JSON"));
@@ -174,25 +172,6 @@ fn board_of(name: &str) -> Result<boards::Board> {
         .ok_or_else(|| Error::invalid(format!("unknown board '{name}' (known: {})", boards::names().join(", "))))
 }
 
-fn set_depths(low: &mut lower::Lowered, fifo_depth: Option<&str>) -> Result<()> {
-    let n = low.graph.fifos.len();
-    match fifo_depth {
-        None => Ok(()),
-        Some("auto") => {
-            let (depths, _) = report::auto_fifo_depths(&low.graph, 4).map_err(sim_error)?;
-            low.graph.set_fifo_depths(&depths);
-            Ok(())
-        }
-        Some(d) => match d.parse::<usize>() {
-            Ok(d) if (1..=1 << 24).contains(&d) => {
-                low.graph.set_fifo_depths(&vec![d; n]);
-                Ok(())
-            }
-            _ => Err(Error::invalid(format!("--fifo-depth must be a positive integer or 'auto', got '{d}'"))),
-        },
-    }
-}
-
 #[derive(clap::Args)]
 pub struct ExportHwArgs {
     /// A model file, or a preset name for a random model of that topology.
@@ -229,7 +208,7 @@ pub fn export_hw(args: ExportHwArgs, out: &mut String) -> Result<()> {
     }
     let m = model_of(&model, &topo)?;
     let mut low = lower_with(&m, &folding)?;
-    set_depths(&mut low, fifo_depth.as_deref())?;
+    low.set_fifo_depth(&fifo_depth.as_deref().map_or(Ok(lower::FifoDepth::Config), str::parse)?)?;
     let fps = target_fps.unwrap_or_else(|| report::fps(clock, low.graph.max_exp_cycles() as f64));
     if !(fps.is_finite() && fps > 0.0) {
         return Err(Error::invalid(format!("--target-fps must be positive, got {fps}")));

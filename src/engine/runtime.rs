@@ -13,10 +13,11 @@ use crate::model::topology::{Layer, LayerKind, Shape};
 
 /// How one topology layer runs.
 enum Plan {
-    /// The first compute layer: integer input codes × ±1 weights, stored transposed
-    /// ([K][out] i32 ±1) so the inner loop runs over contiguous output channels and vectorizes.
+    /// The first compute layer: integer input codes × ±1 weights, stored transposed ([K][out])
+    /// as negation masks (0 for +1, −1 for −1: w·x = (x ^ m) − m), so the inner loop runs over
+    /// contiguous output channels with adds only and vectorizes on any SIMD width.
     Int {
-        weights_t: Vec<i32>,
+        neg_t: Vec<i32>,
         k: usize,
         thresholds: Option<Vec<i32>>,
     },
@@ -91,8 +92,8 @@ impl Engine {
                     let f = &model.layers[0];
                     let k = l.fan_in();
                     let n = l.output.channels;
-                    let weights_t = (0..k * n).map(|i| f.weights.sign(i % n, i / n)).collect();
-                    Plan::Int { weights_t, k, thresholds: f.thresholds.clone() }
+                    let neg_t = (0..k * n).map(|i| (f.weights.sign(i % n, i / n) - 1) / 2).collect();
+                    Plan::Int { neg_t, k, thresholds: f.thresholds.clone() }
                 }
                 (_, Some(ci)) => {
                     let f = &model.layers[ci];
@@ -253,15 +254,15 @@ impl Engine {
         let out = layer.output;
         match (&self.plans[i], act) {
             (Plan::Pool { size }, Act::Bits(p)) => (None, Some(Act::Bits(p.max_pool(*size)))),
-            (Plan::Int { weights_t, k, thresholds }, Act::Int(codes)) => {
+            (Plan::Int { neg_t, k, thresholds }, Act::Int(codes)) => {
                 let mut window = vec![0i32; *k];
                 let n = out.channels;
                 self.compute(layer, thresholds.as_deref(), keep_acc, |oy, ox, acc| {
                     gather_int(layer, codes, oy, ox, &mut window);
                     acc.fill(0);
                     for (j, &x) in window.iter().enumerate() {
-                        for (a, w) in acc.iter_mut().zip(&weights_t[j * n..(j + 1) * n]) {
-                            *a += w * x;
+                        for (a, m) in acc.iter_mut().zip(&neg_t[j * n..(j + 1) * n]) {
+                            *a += (x ^ m) - m;
                         }
                     }
                 })
@@ -311,8 +312,11 @@ impl Engine {
                 fill(oy, ox, &mut acc);
                 if let Some(t) = thresholds {
                     let base = (oy * out.width + ox) * bits.words_per_pixel;
-                    for (c, (&a, &th)) in acc.iter().zip(t).enumerate() {
-                        bits.data[base + c / 64] |= ((a >= th) as u64) << (c % 64);
+                    for (word, (a64, t64)) in
+                        bits.data[base..base + bits.words_per_pixel].iter_mut().zip(acc.chunks(64).zip(t.chunks(64)))
+                    {
+                        *word =
+                            a64.iter().zip(t64).enumerate().fold(0u64, |w, (i, (&a, &th))| w | ((a >= th) as u64) << i);
                     }
                 }
                 if let Some(m) = accs.as_mut() {

@@ -8,9 +8,10 @@
 pub mod export;
 
 use binarycop_hw::folding::FoldingConfig;
-use binarycop_sim::clock::Run;
+use binarycop_sim::clock::{simulate as run_sim, Run, SimOptions};
 use binarycop_sim::graph::{Graph, LayerSpec};
 use binarycop_sim::mvau::{Activation, BitRows, MvauSpec};
+use binarycop_sim::report::{self, Report};
 use binarycop_sim::stream::lanes;
 use binarycop_sim::swu::SwuSpec;
 use binarycop_sim::thresholding::ThresholdingSpec;
@@ -170,5 +171,55 @@ impl Lowered {
         };
         let words = run.taps.get(i).ok_or_else(|| Error::invalid("the run was not tapped"))?;
         Ok(lanes(words, n.out_bits, dtype))
+    }
+}
+
+/// How the FIFOs between nodes are sized for a simulation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FifoDepth {
+    /// As the folding config gives them (2 where it gives none).
+    Config,
+    /// As FINN's largefifo flow sizes them.
+    Auto,
+    /// One depth for every FIFO.
+    Fixed(usize),
+}
+
+impl std::str::FromStr for FifoDepth {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "auto" => Ok(FifoDepth::Auto),
+            d => match d.parse::<usize>() {
+                Ok(d) if (1..=1 << 24).contains(&d) => Ok(FifoDepth::Fixed(d)),
+                _ => Err(Error::invalid(format!("--fifo-depth must be a positive integer or 'auto', got '{d}'"))),
+            },
+        }
+    }
+}
+
+impl Lowered {
+    pub fn set_fifo_depth(&mut self, depth: &FifoDepth) -> Result<()> {
+        match depth {
+            FifoDepth::Config => {}
+            FifoDepth::Auto => {
+                let (depths, _) = report::auto_fifo_depths(&self.graph, 4).map_err(sim_error)?;
+                self.graph.set_fifo_depths(&depths);
+            }
+            FifoDepth::Fixed(d) => {
+                let n = self.graph.fifos.len();
+                self.graph.set_fifo_depths(&vec![*d; n]);
+            }
+        }
+        Ok(())
+    }
+
+    /// Clocks `frames` frames through the lowered graph and reports per-node and pipeline
+    /// timing at `clock_mhz` (timing does not depend on the pixel values).
+    pub fn timing(&self, frames: usize, clock_mhz: f64) -> Result<Report> {
+        let input = report::zero_frames(&self.graph, frames);
+        let run =
+            run_sim(&self.graph, &input, &SimOptions { timing: true, ..Default::default() }).map_err(sim_error)?;
+        report::report(&self.graph, &run, clock_mhz).map_err(sim_error)
     }
 }
