@@ -12,6 +12,7 @@ mod cam_cmds;
 mod hw_cmds;
 mod model_cmds;
 mod sim_cmds;
+mod synth_cmds;
 
 #[derive(Parser)]
 #[command(
@@ -44,6 +45,8 @@ enum Command {
     Fold(model_cmds::FoldArgs),
     /// Describe a model: layers, shapes, parameters, bytes, operations per image.
     Info(model_cmds::InfoArgs),
+    /// Generate synthetic masked faces with ground-truth part maps.
+    Synth(synth_cmds::SynthArgs),
     /// Class-activation maps: from toolbox exports (the seed workflow) or from a model.
     Cam(Box<cam_cmds::CamArgs>),
     /// Compare deployed CAMs with training-time ones (metrics.json, grid.png).
@@ -112,6 +115,7 @@ fn run(cli: Cli, out: &mut String) -> Result<()> {
         Command::Simulate(a) => sim_cmds::simulate(a, out),
         Command::FoldSearch(a) => sim_cmds::fold_search(a, out),
         Command::ExportHw(a) => sim_cmds::export_hw(a, out),
+        Command::Synth(a) => synth_cmds::synth(a, out),
         Command::Cam(a) => cam_cmds::cam(*a, out),
         Command::Compare(a) => cam_cmds::compare(a, out),
         Command::Pack(a) => hw_cmds::pack(a, out),

@@ -5,6 +5,8 @@
 //!   resized to the model's H×W with a bilinear (triangle) filter when the size differs. The
 //!   whole frame is kept: no crop, so the aspect ratio changes if it was not square.
 
+pub mod synth;
+
 use std::path::Path;
 
 use image::imageops::FilterType;

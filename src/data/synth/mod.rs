@@ -1,0 +1,426 @@
+//! Synthetic masked faces with a ground-truth part map per pixel, so that what a classifier
+//! looks at (Grad-CAM) can be scored against where the decisive evidence is.
+//!
+//! # Classes
+//! The index order is fixed and matches BinaryCoP's four outputs (MaskedFace-Net names):
+//!
+//! | index | name | MaskedFace-Net | the mask |
+//! | --- | --- | --- | --- |
+//! | 0 | `correctly_masked` | CMFD | covers nose, mouth and chin |
+//! | 1 | `nose_exposed` | IMFD Nose | below the nose, over mouth and chin |
+//! | 2 | `nose_mouth_exposed` | IMFD Nose+Mouth | only on the chin (its upper part stays bare) |
+//! | 3 | `chin_exposed` | IMFD Chin | over nose and mouth, the chin bare |
+//!
+//! # Part labels
+//! `0 background` (everything that is not the head: wall, clutter, clothing), `1 face` (skin,
+//! also ears and neck), `2 nose` (below the bridge, where a well-worn mask's top edge sits, down
+//! to the nostrils), `3 mouth` (lips and the open mouth), `4 chin` (the face below the mouth,
+//! inside an ellipse under the lower lip), `5 eyes` (eyes and eyebrows), `6 mask` (every mask,
+//! with its ear loops), `7 accessories` (head gear, glasses frames, sunglasses), `8 hair`.
+//! Occlusion is resolved in painter's order: a pixel has the label of what is visible there, so
+//! the nose under a mask is `mask`. Clear glasses lenses keep the eyes' label; face paint keeps
+//! the skin's labels. At the render size a pixel's label is the part under its centre; at the
+//! model size it is the part covering most of the pixel's area (ties to the lower label).
+//! Part PNGs are palette images whose indices are the labels ([`Part::color`] the palette).
+//!
+//! # Decisive regions
+//! What a classifier that decides for the right reasons should look at ([`decisive_region`]):
+//! class 0 → `mask` (for a correctly worn mask the evidence is the mask itself covering nose,
+//! mouth and chin: there is no exposed part to point at, and the mask's upper edge, where the
+//! paper's RoI traces, is part of it), 1 → `nose`, 2 → `nose` ∪ `mouth`, 3 → `chin`.
+//!
+//! # Sampling, balance, determinism
+//! Images come in blocks of four, one of each class in a seeded order within the block, so
+//! the classes are balanced (exactly when the count is a multiple of four, otherwise within
+//! one) without a periodic label sequence. Block `b` uses variation `variations[b % len]`, so
+//! every listed variation gets balanced classes too. Each image draws from its own ChaCha
+//! streams keyed by (seed, index): rendering is independent of the count and of other images,
+//! and the variation's extras come from a separate stream, so image `i` under `glasses` is the
+//! `base` image `i` with glasses. Drawing uses tiny-skia without SIMD and with libm floats, the
+//! rest is integer or plain IEEE f32 arithmetic: the bytes are the same on every machine
+//! (tests/synth.rs holds a golden checksum, run natively and under qemu for aarch64/armv7).
+//!
+//! # Spurious cues (`--artifact`)
+//! Added at the model size after the noise, only on pixels outside the face (labels 0, 7, 8),
+//! see [`Artifact`].
+
+mod draw;
+mod output;
+mod paint;
+mod post;
+mod rng;
+
+use ndarray::{Array1, Array2, Array3, Array4, ArrayView2, Axis};
+use rayon::prelude::*;
+
+pub use output::write_dataset;
+pub use post::{BLOCKS_AMPLITUDE, CORNER_DELTA};
+
+use crate::error::{Error, Result};
+use rng::{Rng, Stream};
+
+/// Bumped whenever the same configuration would draw different images.
+pub const GENERATOR_VERSION: u32 = 1;
+
+pub const CLASSES: usize = 4;
+pub const CLASS_NAMES: [&str; CLASSES] = ["correctly_masked", "nose_exposed", "nose_mouth_exposed", "chin_exposed"];
+/// The same classes as MaskedFace-Net names them.
+pub const MASKEDFACE_NET_NAMES: [&str; CLASSES] = ["CMFD", "IMFD_Nose", "IMFD_Nose_Mouth", "IMFD_Chin"];
+
+pub const PART_COUNT: usize = 9;
+
+/// A part label (the value stored in part maps).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(u8)]
+pub enum Part {
+    Background = 0,
+    Face = 1,
+    Nose = 2,
+    Mouth = 3,
+    Chin = 4,
+    Eyes = 5,
+    Mask = 6,
+    Accessory = 7,
+    Hair = 8,
+}
+
+impl Part {
+    pub const ALL: [Part; PART_COUNT] = [
+        Part::Background,
+        Part::Face,
+        Part::Nose,
+        Part::Mouth,
+        Part::Chin,
+        Part::Eyes,
+        Part::Mask,
+        Part::Accessory,
+        Part::Hair,
+    ];
+
+    pub fn label(self) -> u8 {
+        self as u8
+    }
+
+    pub fn from_label(label: u8) -> Option<Part> {
+        Part::ALL.get(label as usize).copied()
+    }
+
+    pub fn name(self) -> &'static str {
+        ["background", "face", "nose", "mouth", "chin", "eyes", "mask", "accessories", "hair"][self as usize]
+    }
+
+    /// The palette colour of the part PNGs.
+    pub fn color(self) -> [u8; 3] {
+        [
+            [0, 0, 0],
+            [224, 172, 130],
+            [230, 40, 40],
+            [230, 40, 230],
+            [250, 160, 20],
+            [30, 150, 250],
+            [40, 200, 90],
+            [250, 240, 40],
+            [110, 60, 25],
+        ][self as usize]
+    }
+
+    /// The face and what lies on it (skin, nose, mouth, chin, eyes, mask): spurious cues never
+    /// touch these.
+    pub fn is_face_region(self) -> bool {
+        matches!(self, Part::Face | Part::Nose | Part::Mouth | Part::Chin | Part::Eyes | Part::Mask)
+    }
+}
+
+/// The parts a correct classifier should look at for `class` (empty outside 0..4).
+pub fn decisive_region(class: usize) -> &'static [Part] {
+    match class {
+        0 => &[Part::Mask],
+        1 => &[Part::Nose],
+        2 => &[Part::Nose, Part::Mouth],
+        3 => &[Part::Chin],
+        _ => &[],
+    }
+}
+
+/// The pixels of a part map that belong to `class`'s decisive region.
+pub fn decisive_mask(class: usize, parts: ArrayView2<u8>) -> Array2<bool> {
+    let region = decisive_region(class);
+    parts.mapv(|l| Part::from_label(l).is_some_and(|p| region.contains(&p)))
+}
+
+/// A set of images, selected with `--variations`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Variation {
+    /// The training distribution: skin tones, face shapes, pose, hair, features, masks,
+    /// lighting, noise and backgrounds vary.
+    Base,
+    /// Base plus caps, beanies, brimmed hats or a hijab.
+    Headgear,
+    /// Base plus clear glasses.
+    Glasses,
+    /// Base plus sunglasses (the eyes hidden).
+    Sunglasses,
+    /// Base plus a second mask worn over the first.
+    DoubleMask,
+    /// Base plus face paint (half face, stripes, full colour, eye band, dots).
+    FacePaint,
+}
+
+impl Variation {
+    pub const ALL: [Variation; 6] = [
+        Variation::Base,
+        Variation::Headgear,
+        Variation::Glasses,
+        Variation::Sunglasses,
+        Variation::DoubleMask,
+        Variation::FacePaint,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Variation::Base => "base",
+            Variation::Headgear => "headgear",
+            Variation::Glasses => "glasses",
+            Variation::Sunglasses => "sunglasses",
+            Variation::DoubleMask => "double_mask",
+            Variation::FacePaint => "face_paint",
+        }
+    }
+
+    /// One name (`double-mask` and `face-paint` are accepted too).
+    pub fn parse(name: &str) -> Result<Variation> {
+        let n = name.trim().to_ascii_lowercase().replace('-', "_");
+        Variation::ALL.into_iter().find(|v| v.name() == n).ok_or_else(|| {
+            let known: Vec<_> = Variation::ALL.iter().map(|v| v.name()).collect();
+            Error::invalid(format!("unknown variation '{}' in --variations; known: {}", name.trim(), known.join(", ")))
+        })
+    }
+
+    /// A comma-separated list, in order, each name once.
+    pub fn parse_list(list: &str) -> Result<Vec<Variation>> {
+        let mut out = Vec::new();
+        for name in list.split(',') {
+            if name.trim().is_empty() {
+                return Err(Error::invalid(format!("--variations '{list}' has an empty name")));
+            }
+            let v = Variation::parse(name)?;
+            if out.contains(&v) {
+                return Err(Error::invalid(format!("--variations lists '{}' twice", v.name())));
+            }
+            out.push(v);
+        }
+        Ok(out)
+    }
+}
+
+/// A spurious cue that leaks the label, to demonstrate latching.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Artifact {
+    /// A 3×3 patch (at 32×32; s/10 in general) one pixel in from the class's corner (0
+    /// top-left, 1 top-right, 2 bottom-right, 3 bottom-left), pushed [`CORNER_DELTA`] grey
+    /// levels away from the local brightness.
+    Corner,
+    /// A JPEG-like pattern: one DCT basis per 8×8 block, peak ±[`BLOCKS_AMPLITUDE`] levels;
+    /// class 0 horizontal, 1 vertical, 2 diagonal, 3 horizontal in opposite phase.
+    Blocks,
+}
+
+impl Artifact {
+    pub const ALL: [Artifact; 2] = [Artifact::Corner, Artifact::Blocks];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Artifact::Corner => "corner",
+            Artifact::Blocks => "blocks",
+        }
+    }
+
+    pub fn description(self) -> String {
+        match self {
+            Artifact::Corner => format!(
+                "class-specific corner (0 top-left, 1 top-right, 2 bottom-right, 3 bottom-left): a size/10-pixel \
+                 square one pixel in from the corner, {CORNER_DELTA} grey levels away from the local brightness; \
+                 outside the face only"
+            ),
+            Artifact::Blocks => format!(
+                "8x8 blocks each carrying one DCT basis of peak {BLOCKS_AMPLITUDE} grey levels: class 0 horizontal, \
+                 1 vertical, 2 diagonal, 3 horizontal in opposite phase; outside the face only"
+            ),
+        }
+    }
+
+    /// `none` gives no artifact.
+    pub fn parse(name: &str) -> Result<Option<Artifact>> {
+        let n = name.trim().to_ascii_lowercase();
+        if n == "none" {
+            return Ok(None);
+        }
+        Artifact::ALL.into_iter().find(|a| a.name() == n).map(Some).ok_or_else(|| {
+            let known: Vec<_> = Artifact::ALL.iter().map(|a| a.name()).collect();
+            Error::invalid(format!("unknown --artifact '{}'; known: {}, none", name.trim(), known.join(", ")))
+        })
+    }
+}
+
+/// What to generate.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    pub count: usize,
+    pub seed: u64,
+    /// The model's input size (square).
+    pub size: u32,
+    /// The size drawn at, then area-downsampled to `size`.
+    pub render_size: u32,
+    pub variations: Vec<Variation>,
+    pub artifact: Option<Artifact>,
+}
+
+/// The largest render size accepted (a 2048² canvas is 16 MiB per layer).
+pub const MAX_RENDER_SIZE: u32 = 2048;
+
+impl Config {
+    /// `count` base images at 32×32 drawn at 128×128, no artifact.
+    pub fn new(count: usize, seed: u64) -> Config {
+        Config { count, seed, size: 32, render_size: 128, variations: vec![Variation::Base], artifact: None }
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        if self.count == 0 {
+            return Err(Error::invalid("--count must be at least 1"));
+        }
+        if self.size == 0 {
+            return Err(Error::invalid("--size must be at least 1"));
+        }
+        if self.render_size == 0 || self.render_size > MAX_RENDER_SIZE {
+            return Err(Error::invalid(format!(
+                "--render-size must be between 1 and {MAX_RENDER_SIZE}, got {}",
+                self.render_size
+            )));
+        }
+        if self.size > self.render_size {
+            return Err(Error::invalid(format!(
+                "--size {} is larger than --render-size {}: images are drawn at the render size and downsampled",
+                self.size, self.render_size
+            )));
+        }
+        if self.variations.is_empty() {
+            return Err(Error::invalid("--variations must name at least one variation"));
+        }
+        Ok(())
+    }
+}
+
+/// One generated image.
+#[derive(Clone, Debug)]
+pub struct Sample {
+    pub index: u64,
+    pub class: usize,
+    pub variation: Variation,
+    /// size×size×3 RGB.
+    pub image: Array3<u8>,
+    /// size×size part labels ([`Part`]).
+    pub parts: Array2<u8>,
+}
+
+impl Sample {
+    /// The pixels of this image's decisive region.
+    pub fn decisive_mask(&self) -> Array2<bool> {
+        decisive_mask(self.class, self.parts.view())
+    }
+}
+
+/// A generated set, in index order.
+#[derive(Clone, Debug)]
+pub struct Dataset {
+    pub config: Config,
+    /// N×size×size×3.
+    pub images: Array4<u8>,
+    /// N class indices.
+    pub labels: Array1<i64>,
+    /// N×size×size part labels.
+    pub parts: Array3<u8>,
+    pub variations: Vec<Variation>,
+}
+
+/// The class of image `index`: block `index / 4` holds each class once, in a seeded order.
+pub fn class_of(seed: u64, index: u64) -> usize {
+    let mut rng = Rng::new(seed, Stream::Classes, index / 4);
+    let mut order = [0usize, 1, 2, 3];
+    for i in (1..4).rev() {
+        order.swap(i, rng.below(i as u32 + 1) as usize);
+    }
+    order[(index % 4) as usize]
+}
+
+/// The variation of image `index` under `config`.
+pub fn variation_of(config: &Config, index: u64) -> Variation {
+    let n = config.variations.len().max(1) as u64;
+    config.variations.get(((index / 4) % n) as usize).copied().unwrap_or(Variation::Base)
+}
+
+/// Image `index` at the render size, lit, before noise and artifacts: for viewing, and for
+/// checking labels at full resolution.
+pub fn render_hires(config: &Config, index: u64) -> Result<Sample> {
+    config.validate()?;
+    let (class, variation) = (class_of(config.seed, index), variation_of(config, index));
+    let (canvas, light) = draw::draw(config.seed, index, class, variation, config.render_size);
+    let r = config.render_size as usize;
+    let mut rgb: Vec<u8> = canvas.rgb.data().chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).collect();
+    light.apply(&mut rgb, r, 3);
+    Ok(Sample {
+        index,
+        class,
+        variation,
+        image: Array3::from_shape_vec((r, r, 3), rgb).expect("r×r×3"),
+        parts: Array2::from_shape_vec((r, r), canvas.labels()).expect("r×r"),
+    })
+}
+
+/// Image `index` of the set `config` describes (`config.count` is not consulted).
+pub fn render(config: &Config, index: u64) -> Result<Sample> {
+    config.validate()?;
+    Ok(render_valid(config, index))
+}
+
+fn render_valid(config: &Config, index: u64) -> Sample {
+    let (class, variation) = (class_of(config.seed, index), variation_of(config, index));
+    let (canvas, light) = draw::draw(config.seed, index, class, variation, config.render_size);
+    let (r, s) = (config.render_size as usize, config.size as usize);
+    let spans = post::spans(r, s);
+    let mut image = post::downsample_rgb(canvas.rgb.data(), r, s, &spans);
+    let parts = post::downsample_parts(&canvas.labels(), r, s, &spans);
+    light.apply(&mut image, s, 3);
+    let mut rng = Rng::new(config.seed, Stream::Noise, index);
+    let sigma = rng.range(0.5, 4.5);
+    post::noise(&mut image, sigma, &mut rng);
+    if let Some(kind) = config.artifact {
+        post::artifact(kind, &mut image, &parts, s, class);
+    }
+    Sample {
+        index,
+        class,
+        variation,
+        image: Array3::from_shape_vec((s, s, 3), image).expect("s×s×3"),
+        parts: Array2::from_shape_vec((s, s), parts).expect("s×s"),
+    }
+}
+
+/// Every image of the set, rendered in parallel (rayon), stored in index order.
+pub fn generate(config: &Config) -> Result<Dataset> {
+    config.validate()?;
+    let s = config.size as usize;
+    let samples: Vec<Sample> = (0..config.count as u64).into_par_iter().map(|i| render_valid(config, i)).collect();
+    let mut images = Array4::<u8>::zeros((config.count, s, s, 3));
+    let mut parts = Array3::<u8>::zeros((config.count, s, s));
+    for (i, smp) in samples.iter().enumerate() {
+        images.index_axis_mut(Axis(0), i).assign(&smp.image);
+        parts.index_axis_mut(Axis(0), i).assign(&smp.parts);
+    }
+    Ok(Dataset {
+        config: config.clone(),
+        images,
+        labels: samples.iter().map(|s| s.class as i64).collect(),
+        parts,
+        variations: samples.iter().map(|s| s.variation).collect(),
+    })
+}

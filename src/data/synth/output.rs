@@ -1,0 +1,209 @@
+//! Writing a generated set to a folder, all or nothing: everything goes into a hidden sibling
+//! folder that is renamed into place at the end, so a failure leaves no half-written set.
+//!
+//! DIR/images.npy (uint8 N×S×S×3), labels.npy (int64 N), parts.npy (uint8 N×S×S),
+//! images/NNNNNN.png (RGB), parts/NNNNNN.png (palette PNG: pixel index = part label),
+//! labels.csv (index,file,label,class_name,variation) and meta.json.
+
+use std::path::{Path, PathBuf};
+
+use ndarray::Axis;
+use ndarray_npy::WriteNpyExt;
+use rayon::prelude::*;
+
+use super::{
+    decisive_region, Dataset, Part, CLASSES, CLASS_NAMES, GENERATOR_VERSION, MASKEDFACE_NET_NAMES, PART_COUNT,
+};
+use crate::error::{Error, Result};
+
+/// The `generator` field of meta.json; a folder whose meta.json has it may be replaced.
+const GENERATOR: &str = "binarycop synth";
+
+/// Writes `ds` to `dir`, replacing an earlier `binarycop synth` output there; refuses a
+/// folder holding anything else.
+pub fn write_dataset(ds: &Dataset, dir: &Path) -> Result<()> {
+    let name = dir.file_name().ok_or_else(|| Error::file(dir, "--out must name a folder"))?.to_string_lossy();
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&parent)
+        .map_err(|e| Error::file(&parent, format!("cannot create the output's parent folder: {e}")))?;
+    let existing = check_existing(dir)?;
+
+    let tmp = parent.join(format!(".{name}.synth-tmp{}", std::process::id()));
+    if tmp.exists() {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    std::fs::create_dir(&tmp)
+        .map_err(|e| Error::file(dir, format!("cannot write the output folder ({}): {e}", tmp.display())))?;
+    if let Err(e) = write_all(ds, &tmp) {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(e.in_file(dir));
+    }
+    let io = |e: std::io::Error| Error::file(dir, format!("cannot move the new set into place: {e}"));
+    let result = match existing {
+        Existing::None => std::fs::rename(&tmp, dir).map_err(io),
+        Existing::Empty => std::fs::remove_dir(dir).and_then(|_| std::fs::rename(&tmp, dir)).map_err(io),
+        Existing::Synth => {
+            let old = parent.join(format!(".{name}.synth-old{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&old);
+            std::fs::rename(dir, &old).map_err(io).and_then(|_| match std::fs::rename(&tmp, dir) {
+                Ok(()) => {
+                    let _ = std::fs::remove_dir_all(&old);
+                    Ok(())
+                }
+                Err(e) => {
+                    let _ = std::fs::rename(&old, dir);
+                    Err(io(e))
+                }
+            })
+        }
+    };
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    result
+}
+
+enum Existing {
+    None,
+    Empty,
+    Synth,
+}
+
+fn check_existing(dir: &Path) -> Result<Existing> {
+    let meta = match std::fs::symlink_metadata(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Existing::None),
+        Err(e) => return Err(Error::file(dir, format!("cannot inspect --out: {e}"))),
+        Ok(m) => m,
+    };
+    if !meta.is_dir() {
+        return Err(Error::file(dir, "--out exists and is not a folder"));
+    }
+    let mut entries = std::fs::read_dir(dir).map_err(|e| Error::file(dir, format!("cannot read --out: {e}")))?;
+    if entries.next().is_none() {
+        return Ok(Existing::Empty);
+    }
+    let ours = std::fs::read_to_string(dir.join("meta.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .is_some_and(|v| v["generator"] == GENERATOR);
+    if ours {
+        Ok(Existing::Synth)
+    } else {
+        Err(Error::file(
+            dir,
+            "--out is a non-empty folder that is not a `binarycop synth` output (no meta.json from it); \
+             choose a new folder or empty this one",
+        ))
+    }
+}
+
+fn file_name(i: usize) -> String {
+    format!("{i:06}.png")
+}
+
+fn write_all(ds: &Dataset, dir: &Path) -> Result<()> {
+    let write = |name: &str, bytes: &[u8]| {
+        let p = dir.join(name);
+        std::fs::write(&p, bytes).map_err(|e| Error::file(&p, format!("cannot write: {e}")))
+    };
+    let npy = |name: &str, f: &dyn Fn(&mut Vec<u8>) -> std::result::Result<(), ndarray_npy::WriteNpyError>| {
+        let mut buf = Vec::new();
+        f(&mut buf).map_err(|e| Error::file(dir.join(name), format!("cannot encode: {e}")))?;
+        write(name, &buf)
+    };
+    npy("images.npy", &|b| ds.images.write_npy(b))?;
+    npy("labels.npy", &|b| ds.labels.write_npy(b))?;
+    npy("parts.npy", &|b| ds.parts.write_npy(b))?;
+
+    for sub in ["images", "parts"] {
+        let p = dir.join(sub);
+        std::fs::create_dir(&p).map_err(|e| Error::file(&p, format!("cannot create: {e}")))?;
+    }
+    let s = ds.config.size;
+    (0..ds.labels.len()).into_par_iter().try_for_each(|i| {
+        let img = ds.images.index_axis(Axis(0), i);
+        let parts = ds.parts.index_axis(Axis(0), i);
+        let name = file_name(i);
+        let rgb: Vec<u8> = img.iter().copied().collect();
+        let labels: Vec<u8> = parts.iter().copied().collect();
+        write(&format!("images/{name}"), &png_bytes(s, &rgb, false).map_err(|e| Error::file(dir.join(&name), e))?)?;
+        write(&format!("parts/{name}"), &png_bytes(s, &labels, true).map_err(|e| Error::file(dir.join(&name), e))?)
+    })?;
+
+    let mut csv = String::from("index,file,label,class_name,variation\n");
+    for (i, (&label, v)) in ds.labels.iter().zip(&ds.variations).enumerate() {
+        csv.push_str(&format!("{i},images/{},{label},{},{}\n", file_name(i), CLASS_NAMES[label as usize], v.name()));
+    }
+    write("labels.csv", csv.as_bytes())?;
+    write("meta.json", serde_json::to_string_pretty(&meta(ds)).expect("JSON").as_bytes())
+}
+
+/// An RGB PNG, or a palette PNG whose indices are part labels.
+fn png_bytes(size: u32, data: &[u8], palette: bool) -> std::result::Result<Vec<u8>, String> {
+    let mut buf = Vec::new();
+    let mut enc = png::Encoder::new(&mut buf, size, size);
+    enc.set_depth(png::BitDepth::Eight);
+    if palette {
+        enc.set_color(png::ColorType::Indexed);
+        enc.set_palette(Part::ALL.iter().flat_map(|p| p.color()).collect::<Vec<u8>>());
+    } else {
+        enc.set_color(png::ColorType::Rgb);
+    }
+    let mut w = enc.write_header().map_err(|e| format!("cannot encode PNG: {e}"))?;
+    w.write_image_data(data).map_err(|e| format!("cannot encode PNG: {e}"))?;
+    w.finish().map_err(|e| format!("cannot encode PNG: {e}"))?;
+    Ok(buf)
+}
+
+fn meta(ds: &Dataset) -> serde_json::Value {
+    let c = &ds.config;
+    let mut counts = [0usize; CLASSES];
+    for &l in &ds.labels {
+        counts[l as usize] += 1;
+    }
+    let regions: Vec<_> = (0..CLASSES)
+        .map(|k| {
+            let parts = decisive_region(k);
+            serde_json::json!({
+                "class": k,
+                "class_name": CLASS_NAMES[k],
+                "parts": parts.iter().map(|p| p.name()).collect::<Vec<_>>(),
+                "labels": parts.iter().map(|p| p.label()).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let parts: Vec<_> = Part::ALL
+        .iter()
+        .map(|p| serde_json::json!({"label": p.label(), "name": p.name(), "color": p.color()}))
+        .collect();
+    debug_assert_eq!(parts.len(), PART_COUNT);
+    serde_json::json!({
+        "generator": GENERATOR,
+        "generator_version": GENERATOR_VERSION,
+        "seed": c.seed,
+        "count": c.count,
+        "size": c.size,
+        "render_size": c.render_size,
+        "variations": c.variations.iter().map(|v| v.name()).collect::<Vec<_>>(),
+        "artifact": c.artifact.map(|a| serde_json::json!({"kind": a.name(), "description": a.description()})),
+        "class_names": CLASS_NAMES,
+        "maskedface_net_names": MASKEDFACE_NET_NAMES,
+        "class_counts": counts,
+        "part_names": Part::ALL.iter().map(|p| p.name()).collect::<Vec<_>>(),
+        "parts": parts,
+        "decisive_regions": regions,
+        "balance": "blocks of 4 consecutive indices hold each class once in a seeded order; block b uses variations[b % len(variations)]",
+        "downsampling": "RGB: exact area average from render_size to size; parts: the label covering the largest area (ties to the lower label)",
+        "files": {
+            "images.npy": "uint8 N x size x size x 3 (RGB)",
+            "labels.npy": "int64 N (class index)",
+            "parts.npy": "uint8 N x size x size (part label)",
+            "images/NNNNNN.png": "RGB",
+            "parts/NNNNNN.png": "palette PNG, pixel index = part label",
+            "labels.csv": "index,file,label,class_name,variation",
+        },
+    })
+}
