@@ -4,11 +4,13 @@
 //! - [`model`]: topology, import from Brevitas QONNX or a parameter npz, threshold folding, the
 //!   deployable artifact;
 //! - [`engine`]: the bit-packed XNOR-popcount engine with layer taps;
+//! - [`accel`]: one trait over the engine, the simulated accelerator and a Zynq board;
 //! - [`reference`]: the f32 training-time graph (the test oracle);
 //! - [`cam`]: class-activation maps on the deployed and training graphs, metrics, pictures;
 //! - [`data`]: image loading;
 //! - [`cli`]: the `binarycop` command.
 
+pub mod accel;
 pub mod cam;
 pub mod cli;
 pub mod data;

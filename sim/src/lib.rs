@@ -8,6 +8,7 @@
 //! the memories out as FINN and BNN-PYNQ files.
 
 pub mod clock;
+pub mod device;
 pub mod dwc;
 pub mod fifo;
 pub mod graph;

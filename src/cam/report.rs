@@ -2,9 +2,7 @@
 
 use serde_json::Value;
 
-use crate::error::Result;
-
-fn esc(s: &str) -> String {
+pub fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
@@ -17,9 +15,9 @@ fn num(v: &Value) -> String {
     v.as_f64().map_or_else(|| "n/a".into(), |x| format!("{x:.3}"))
 }
 
-/// Renders the report: a title, the run's settings, per-method means, one figure per class
-/// (PNG bytes with its caption), and the per-image metrics table.
-pub fn html(title: &str, summary: &Value, figures: &[(String, Vec<u8>)]) -> Result<String> {
+/// A self-contained page: a title, HTML sections, then one figure per (caption, PNG bytes),
+/// then more sections.
+pub fn page(title: &str, before: &[String], figures: &[(String, Vec<u8>)], after: &[String]) -> String {
     let mut h = String::new();
     h.push_str("<!doctype html><html><head><meta charset=\"utf-8\"><title>");
     h.push_str(&esc(title));
@@ -29,8 +27,24 @@ pub fn html(title: &str, summary: &Value, figures: &[(String, Vec<u8>)]) -> Resu
          img{image-rendering:pixelated;border:1px solid #ddd}.drift{color:#b00;font-weight:bold}</style></head><body>",
     );
     h.push_str(&format!("<h1>{}</h1>", esc(title)));
+    for s in before {
+        h.push_str(s);
+    }
+    for (caption, png) in figures {
+        h.push_str(&format!("<h2>{}</h2><img src=\"{}\" alt=\"{}\">", esc(caption), data_uri(png), esc(caption)));
+    }
+    for s in after {
+        h.push_str(s);
+    }
+    h.push_str("</body></html>\n");
+    h
+}
+
+/// The `compare` report: the run's settings, per-method means, the class grids, and the
+/// per-image metrics table.
+pub fn compare_report(title: &str, summary: &Value, figures: &[(String, Vec<u8>)]) -> String {
     let setting = |k: &str| summary.get(k).map(|v| v.to_string().trim_matches('"').to_string()).unwrap_or_default();
-    h.push_str(&format!(
+    let mut intro = format!(
         "<p>Model <code>{}</code>, layer <b>{}</b>, against <b>{}</b>; STE {}, ReLU {}, interpolation {}. \
          Drift: Pearson below {} between the deployed and the reference map.</p>",
         esc(&setting("model")),
@@ -40,11 +54,11 @@ pub fn html(title: &str, summary: &Value, figures: &[(String, Vec<u8>)]) -> Resu
         esc(&setting("relu")),
         esc(&setting("interp")),
         esc(&setting("drift_threshold_pearson")),
-    ));
-    h.push_str("<h2>Agreement</h2><table><tr><th>method</th><th>images</th><th>drifted</th><th>Pearson</th><th>Spearman</th><th>cosine</th><th>IoU top 10%</th><th>IoU top 20%</th><th>SSIM</th><th>deletion AUC</th><th>insertion AUC</th></tr>");
+    );
+    intro.push_str("<h2>Agreement</h2><table><tr><th>method</th><th>images</th><th>drifted</th><th>Pearson</th><th>Spearman</th><th>cosine</th><th>IoU top 10%</th><th>IoU top 20%</th><th>SSIM</th><th>deletion AUC</th><th>insertion AUC</th></tr>");
     for (name, m) in summary["methods"].as_object().into_iter().flatten() {
         let mean = &m["mean"];
-        h.push_str(&format!(
+        intro.push_str(&format!(
             "<tr><th>{}</th><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(name),
             m["images"],
@@ -59,15 +73,12 @@ pub fn html(title: &str, summary: &Value, figures: &[(String, Vec<u8>)]) -> Resu
             num(&mean["insertion_auc"]),
         ));
     }
-    h.push_str("</table>");
-    for (caption, png) in figures {
-        h.push_str(&format!("<h2>{}</h2><img src=\"{}\" alt=\"{}\">", esc(caption), data_uri(png), esc(caption)));
-    }
-    h.push_str("<h2>Per image</h2><table><tr><th>input</th><th>class</th><th>method</th><th>Pearson</th><th>IoU top 20%</th><th>SSIM</th><th>deletion</th><th>insertion</th><th>drift</th></tr>");
+    intro.push_str("</table>");
+    let mut per = String::from("<h2>Per image</h2><table><tr><th>input</th><th>class</th><th>method</th><th>Pearson</th><th>IoU top 20%</th><th>SSIM</th><th>deletion</th><th>insertion</th><th>drift</th></tr>");
     for r in summary["per_image"].as_array().into_iter().flatten() {
         for (name, m) in r["methods"].as_object().into_iter().flatten() {
             let drift = m["similarity"]["drift"].as_bool() == Some(true);
-            h.push_str(&format!(
+            per.push_str(&format!(
                 "<tr><td>{}</td><td>{}</td><th>{}</th><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td{}>{}</td></tr>",
                 esc(r["input"].as_str().unwrap_or("")),
                 r["class"],
@@ -82,6 +93,6 @@ pub fn html(title: &str, summary: &Value, figures: &[(String, Vec<u8>)]) -> Resu
             ));
         }
     }
-    h.push_str("</table></body></html>\n");
-    Ok(h)
+    per.push_str("</table>");
+    page(title, &[intro], figures, &[per])
 }

@@ -371,7 +371,7 @@ pub fn compare(a: CompareArgs, out: &mut String) -> Result<()> {
     }
     write_atomic(&a.out.join("metrics.json"), serde_json::to_string_pretty(&summary).expect("JSON").as_bytes())?;
     let title = format!("binarycop: deployed vs {} CAMs at {}", a.against, engine.layers()[layer].name);
-    write_atomic(&a.out.join("report.html"), cam::report::html(&title, &summary, &figures)?.as_bytes())?;
+    write_atomic(&a.out.join("report.html"), cam::report::compare_report(&title, &summary, &figures).as_bytes())?;
     let f = |v: &serde_json::Value| v.as_f64().map_or("n/a".to_string(), |x| format!("{x:.3}"));
     for (name, m) in &methods_summary {
         let mean = &m["mean"];

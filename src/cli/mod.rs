@@ -39,7 +39,7 @@ pub struct TopologyArgs {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Classify images with the bit-exact engine.
+    /// Classify images: on the bit-exact engine, the simulated accelerator or the board.
     Infer(model_cmds::InferArgs),
     /// Fold a trained model into the deployable artifact.
     Fold(model_cmds::FoldArgs),

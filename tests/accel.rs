@@ -1,0 +1,597 @@
+//! The accelerator backends against each other: the sim backend (hw's real IODMA driver on the
+//! simulated FINN device) equals the cpu engine on every fixture, labels and taps, through the
+//! whole protocol; faults give prompt, clear errors; threads share one device and stay exact;
+//! the zynq backend programs file-backed register windows and u-dma-buf buffers on a fake
+//! sysfs tree, and refuses bad deployments and machines that are not a Zynq.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use binarycop::accel::{Accelerator, CpuAccel, Outputs, SimAccel, SimAccelConfig, ZynqAccel, ZynqOptions, ZynqSource};
+use binarycop::engine::top_k;
+use binarycop::lower;
+use binarycop::model::{self, FoldedModel};
+use binarycop_hw::dma::HostBuffer;
+use binarycop_hw::driver::DriverConfig;
+use binarycop_hw::mmio::{Mmio, MmioError, Roots};
+use binarycop_sim::device::{DeviceConfig, Dma, Faults};
+use ndarray::{s, Array4, Axis};
+use ndarray_npy::{read_npy, ReadNpyExt};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
+}
+
+fn fixtures() -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(root().join("tests/fixtures"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|d| d.join("model.onnx").exists() && d.join("inputs.npy").exists())
+        .collect();
+    dirs.sort();
+    assert!(dirs.len() >= 6, "expected the committed fixtures, found {dirs:?}");
+    dirs
+}
+
+fn fixture(name: &str) -> (FoldedModel, Array4<u8>) {
+    let dir = root().join("tests/fixtures").join(name);
+    let m = model::load(&dir.join("model.onnx")).unwrap().folded;
+    let imgs: Array4<u8> = read_npy(dir.join("inputs.npy")).unwrap();
+    (m, imgs)
+}
+
+fn sim(m: &FoldedModel, cfg: SimAccelConfig) -> SimAccel {
+    SimAccel::with_config(m.clone(), &lower::paper_config(m).unwrap(), cfg).unwrap()
+}
+
+fn quick() -> SimAccelConfig {
+    SimAccelConfig {
+        driver: DriverConfig { timeout: Duration::from_millis(60), per_frame: Duration::ZERO, ..Default::default() },
+        ..Default::default()
+    }
+}
+
+/// cpu and sim agree on labels (the engine's top-1 with FINN's tie rule) and taps.
+fn assert_same(cpu: &Outputs, got: &Outputs, what: &str) {
+    let scores = cpu.scores.as_ref().unwrap();
+    let top1: Vec<usize> = scores.axis_iter(Axis(0)).map(|r| top_k(&r.to_vec(), 1)[0]).collect();
+    assert_eq!(cpu.labels, top1, "{what}: cpu labels are the engine's top-1");
+    assert_eq!(got.labels, cpu.labels, "{what}: labels");
+    assert!(got.scores.is_none(), "{what}: a LabelSelect accelerator has no scores");
+    assert_eq!(got.taps.len(), cpu.taps.len());
+    for (g, c) in got.taps.iter().zip(&cpu.taps) {
+        assert_eq!(g.layer, c.layer);
+        assert_eq!(g.values.dim(), c.values.dim(), "{what}: layer {} shape", c.layer);
+        let bad = g.values.iter().zip(&c.values).position(|(a, b)| a != b);
+        assert!(bad.is_none(), "{what}: layer {} differs at value {bad:?}", c.layer);
+    }
+}
+
+#[test]
+fn sim_equals_cpu_on_every_fixture_labels_and_every_tap() {
+    for dir in fixtures() {
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let (m, imgs) = fixture(&name);
+        let layers = m.topology.layers.len();
+        let taps: Vec<usize> = (0..layers).collect();
+        let cpu = CpuAccel::new(m.clone()).unwrap().run(imgs.view(), &taps).unwrap();
+        // Taps are ±1 where the layer has a map; the last layer's are the class scores.
+        for t in &cpu.taps[..layers - 1] {
+            assert!(t.values.iter().all(|&v| v == 1 || v == -1), "{name}: layer {} is not ±1", t.layer);
+        }
+        let last = &cpu.taps[layers - 1].values;
+        assert_eq!(
+            last.iter().copied().collect::<Vec<_>>(),
+            cpu.scores.as_ref().unwrap().iter().copied().collect::<Vec<_>>()
+        );
+        // Batches larger than the buffers go in several runs, as on a board.
+        let max_batch = 6;
+        let acc = sim(&m, SimAccelConfig { max_batch, ..Default::default() });
+        let got = acc.run(imgs.view(), &taps).unwrap();
+        assert_same(&cpu, &got, &name);
+        let n = imgs.len_of(Axis(0));
+        let dev = acc.device();
+        assert_eq!(dev.runs() as usize, (1 + taps.len()) * n.div_ceil(max_batch), "{name}: driver runs");
+        let rec = dev.last_run().unwrap();
+        assert_eq!(rec.frames, (n - 1) % max_batch + 1);
+        assert_eq!(rec.stream, acc.layer_node(layers - 1).unwrap());
+        assert!(rec.cycles > 0 && dev.fault().is_none());
+    }
+}
+
+#[test]
+fn a_corrupted_device_output_is_caught() {
+    let (m, imgs) = fixture("ucnv_random");
+    let imgs = imgs.slice(s![..4, .., .., ..]);
+    let cpu = CpuAccel::new(m.clone()).unwrap().run(imgs, &[]).unwrap();
+    let acc = sim(&m, SimAccelConfig::default());
+    acc.device().set_faults(Faults { corrupt_output: true, ..Default::default() });
+    let got = acc.run(imgs, &[]).unwrap();
+    assert_ne!(got.labels, cpu.labels);
+    assert_eq!(got.labels.iter().map(|l| l ^ 1).collect::<Vec<_>>(), cpu.labels, "exactly bit 0 flipped");
+}
+
+#[test]
+fn done_never_rising_is_a_prompt_timeout_and_the_device_stays_hung() {
+    let (m, imgs) = fixture("ucnv_random");
+    let imgs = imgs.slice(s![..3, .., .., ..]);
+    let acc = sim(&m, quick());
+    let dev = acc.device();
+    dev.set_faults(Faults { done_never: true, ..Default::default() });
+    let t = Instant::now();
+    let e = acc.run(imgs, &[]).unwrap_err().to_string();
+    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+    assert!(e.contains("timed out") && e.contains("ap_done"), "{e}");
+    // As on a board, a hung accelerator refuses the next run until it is reloaded.
+    dev.set_faults(Faults::default());
+    let e = acc.run(imgs, &[]).unwrap_err().to_string();
+    assert!(e.contains("not idle"), "{e}");
+    dev.reset();
+    let cpu = CpuAccel::new(m.clone()).unwrap().run(imgs, &[]).unwrap();
+    assert_eq!(acc.run(imgs, &[]).unwrap().labels, cpu.labels);
+}
+
+#[test]
+fn a_busy_device_at_start_is_refused_before_any_write() {
+    let (m, imgs) = fixture("ucnv_random");
+    let acc = sim(&m, quick());
+    for (d, name) in [(Dma::Odma, "odma"), (Dma::Idma, "idma")] {
+        acc.device().set_faults(Faults { busy_at_start: Some(d), ..Default::default() });
+        let e = acc.run(imgs.slice(s![..1, .., .., ..]), &[]).unwrap_err().to_string();
+        assert!(e.contains(&format!("{name} is not idle")), "{e}");
+        assert_eq!(acc.device().runs(), 0);
+    }
+}
+
+#[test]
+fn small_or_misaligned_buffers_and_small_windows_are_refused() {
+    let (m, _) = fixture("ucnv_random");
+    let cfg = |buffers| SimAccelConfig { buffers: Some(buffers), ..quick() };
+    let folding = lower::paper_config(&m).unwrap();
+    let open = |c| SimAccel::with_config(m.clone(), &folding, c).map(|_| ()).unwrap_err().to_string();
+    let e = open(cfg((HostBuffer::new(0x2000_0000, 3071), HostBuffer::new(0x3000_0000, 4096))));
+    assert!(e.contains("3071") && e.contains("3072"), "{e}");
+    let e = open(cfg((HostBuffer::new(0x2000_0020, 8192), HostBuffer::new(0x3000_0000, 4096))));
+    assert!(e.contains("0x20000020") && e.contains("aligned"), "{e}");
+    let e = open(cfg((HostBuffer::new(0x2000_0000, 8192), HostBuffer::new(0x2000_1000, 64))));
+    assert!(e.contains("overlaps"), "{e}");
+    // A register window that does not reach numReps.
+    let e = open(SimAccelConfig { device: DeviceConfig { window_len: 0x1c, ..Default::default() }, ..quick() });
+    assert!(e.contains("0x1c") && e.contains("outside"), "{e}");
+    // Good buffers of the caller's work, and batches beyond them are split.
+    let (m, imgs) = fixture("ucnv_random");
+    let acc = SimAccel::with_config(
+        m.clone(),
+        &folding,
+        cfg((HostBuffer::new(0x2000_0000, 3 * 3072), HostBuffer::new(0x3000_0000, 64 * 1024))),
+    )
+    .unwrap();
+    let cpu = CpuAccel::new(m).unwrap().run(imgs.view(), &[]).unwrap();
+    assert_eq!(acc.run(imgs.view(), &[]).unwrap().labels, cpu.labels);
+    assert_eq!(acc.device().runs() as usize, imgs.len_of(Axis(0)).div_ceil(3));
+}
+
+#[test]
+fn register_accesses_outside_the_window_are_refused() {
+    let (m, _) = fixture("ucnv_random");
+    let acc = sim(&m, quick());
+    let mut w = acc.device().window(Dma::Odma);
+    assert_eq!(w.window_len(), 0x1_0000);
+    assert!(matches!(w.read32(0x1_0000), Err(MmioError::OutOfWindow { .. })));
+    assert!(matches!(w.write32(0x1_0000, 1), Err(MmioError::OutOfWindow { .. })));
+    assert!(matches!(w.write32(0x1e, 1), Err(MmioError::Misaligned { .. })));
+    let e = w.read32(0x2_0000).unwrap_err().to_string();
+    assert!(e.contains("odma0") && e.contains("0x20000"), "{e}");
+}
+
+#[test]
+fn bad_batches_and_taps_are_errors() {
+    let (m, imgs) = fixture("ucnv_random");
+    let acc = sim(&m, quick());
+    let e = acc.run(imgs.slice(s![..0, .., .., ..]), &[]).unwrap_err().to_string();
+    assert!(e.contains("empty"), "{e}");
+    let small = Array4::<u8>::zeros((1, 16, 16, 3));
+    assert!(acc.run(small.view(), &[]).unwrap_err().to_string().contains("16x16x3"));
+    let e = acc.run(imgs.slice(s![..1, .., .., ..]), &[99]).unwrap_err().to_string();
+    assert!(e.contains("99") && e.contains("out of range"), "{e}");
+    assert_eq!(acc.device().runs(), 0);
+}
+
+#[test]
+fn threads_share_one_simulated_accelerator_exactly() {
+    let (m, imgs) = fixture("ucnv_trained");
+    let n = imgs.len_of(Axis(0));
+    let cpu = CpuAccel::new(m.clone()).unwrap().run(imgs.view(), &[2, 8]).unwrap();
+    let shared = Arc::new(sim(&m, SimAccelConfig { max_batch: 4, ..Default::default() }));
+    let acc: Arc<dyn Accelerator> = shared.clone();
+    let imgs = Arc::new(imgs);
+    let cpu = Arc::new(cpu);
+    let handles: Vec<_> = (0..8)
+        .map(|t| {
+            let (acc, imgs, cpu) = (acc.clone(), imgs.clone(), cpu.clone());
+            std::thread::spawn(move || {
+                let mut runs = 0;
+                for b in 0..4 {
+                    let start = (t * 5 + b * 3) % (n - 6);
+                    let len = 1 + (t + b) % 6;
+                    let batch = imgs.slice(s![start..start + len, .., .., ..]);
+                    let taps: Vec<usize> = if (t + b) % 3 == 0 { vec![2] } else { Vec::new() };
+                    let got = acc.run(batch, &taps).unwrap();
+                    assert_eq!(got.labels, cpu.labels[start..start + len], "thread {t} batch {b}");
+                    for tap in &got.taps {
+                        let want = cpu.taps[0].values.slice(s![start..start + len, .., .., ..]);
+                        assert_eq!(tap.values, want, "thread {t} batch {b} tap");
+                    }
+                    runs += (1 + taps.len()) * len.div_ceil(4);
+                }
+                runs
+            })
+        })
+        .collect();
+    let runs: usize = handles.into_iter().map(|h| h.join().unwrap()).sum();
+    // Every run of every call reached the one device, none lost or doubled.
+    assert_eq!(shared.device().runs() as usize, runs);
+    assert!(shared.device().fault().is_none());
+}
+
+// ---- zynq on a fake tree ----
+
+fn write(path: &Path, bytes: impl AsRef<[u8]>) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, bytes).unwrap();
+}
+
+fn fake_uio(roots: &Roots, index: u32, name: &str, ctrl: u32) {
+    let d = roots.sys.join(format!("class/uio/uio{index}"));
+    write(&d.join("name"), format!("{name}\n"));
+    write(&d.join("maps/map0/size"), "0x00010000\n");
+    let mut regs = vec![0u8; 0x1_0000];
+    regs[..4].copy_from_slice(&ctrl.to_ne_bytes());
+    write(&roots.dev.join(format!("uio{index}")), regs);
+}
+
+fn fake_udmabuf(roots: &Roots, name: &str, phys: u64, bytes: Vec<u8>) {
+    let a = roots.sys.join("class/u-dma-buf").join(name);
+    write(&a.join("phys_addr"), format!("{phys:#018x}\n"));
+    write(&a.join("size"), format!("{}\n", bytes.len()));
+    for f in ["sync_offset", "sync_size", "sync_direction", "sync_for_cpu", "sync_for_device"] {
+        write(&a.join(f), "0\n");
+    }
+    write(&roots.dev.join(name), bytes);
+}
+
+fn fake_board(dir: &Path, idma_ctrl: u32, odma_ctrl: u32, labels: &[u8]) -> Roots {
+    let roots = Roots { sys: dir.join("sys"), dev: dir.join("dev") };
+    fake_uio(&roots, 0, "idma0", idma_ctrl);
+    fake_uio(&roots, 1, "odma0", odma_ctrl);
+    fake_udmabuf(&roots, "udmabuf0", 0x1_3f00_0000, vec![0; 4 * 3072]);
+    let mut out = vec![0u8; 64];
+    out[..labels.len()].copy_from_slice(labels);
+    fake_udmabuf(&roots, "udmabuf1", 0x3e00_0040, out);
+    roots
+}
+
+fn reg(path: &Path, offset: usize) -> u32 {
+    let b = std::fs::read(path).unwrap();
+    u32::from_ne_bytes(b[offset..offset + 4].try_into().unwrap())
+}
+
+fn opts(roots: Roots) -> ZynqOptions {
+    ZynqOptions {
+        roots,
+        driver: DriverConfig { timeout: Duration::from_millis(30), per_frame: Duration::ZERO, ..Default::default() },
+        ..Default::default()
+    }
+}
+
+const UIO_JSON: &str = r#"{"idma0": {"uio": "idma0"}, "odma0": {"uio": "odma0"}, "timeout_ms": 30}"#;
+
+/// A stand-in for the programmable logic behind file-backed windows: when both DMAs have
+/// ap_start, it reads numReps frames from the input buffer's file, classifies them with the
+/// engine, writes the labels to the output buffer's file and sets idle and done.
+struct FakePl {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    forced: Arc<std::sync::atomic::AtomicU32>,
+    thread: Option<std::thread::JoinHandle<usize>>,
+}
+
+impl FakePl {
+    fn start(regs: [(PathBuf, u64); 2], ibuf: PathBuf, obuf: PathBuf, m: &FoldedModel) -> FakePl {
+        use std::os::unix::fs::FileExt;
+        use std::sync::atomic::Ordering;
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let forced = Arc::new(std::sync::atomic::AtomicU32::new(u32::MAX));
+        let (flag, force, engine) = (stop.clone(), forced.clone(), CpuAccel::new(m.clone()).unwrap());
+        let s = m.topology.input;
+        let thread = std::thread::spawn(move || {
+            let open = |p: &Path| std::fs::OpenOptions::new().read(true).write(true).open(p).unwrap();
+            let [(ip, io), (op, oo)] = &regs;
+            let (idma, odma, ifile, ofile) = (open(ip), open(op), open(&ibuf), open(&obuf));
+            let word = |f: &std::fs::File, at: u64| {
+                let mut b = [0u8; 4];
+                f.read_exact_at(&mut b, at).unwrap();
+                u32::from_ne_bytes(b)
+            };
+            let mut runs = 0;
+            while !flag.load(Ordering::Relaxed) {
+                if word(&idma, *io) == 1 && word(&odma, *oo) == 1 {
+                    let n = word(&idma, io + 0x1c) as usize;
+                    let mut frames = vec![0u8; n * s.len()];
+                    ifile.read_exact_at(&mut frames, 0).unwrap();
+                    let batch = Array4::from_shape_vec((n, s.height, s.width, s.channels), frames).unwrap();
+                    let mut labels: Vec<u8> =
+                        engine.run(batch.view(), &[]).unwrap().labels.iter().map(|&l| l as u8).collect();
+                    if let Ok(f) = u8::try_from(force.load(Ordering::Relaxed)) {
+                        labels.fill(f);
+                    }
+                    ofile.write_all_at(&labels, 0).unwrap();
+                    idma.write_all_at(&4u32.to_ne_bytes(), *io).unwrap();
+                    odma.write_all_at(&6u32.to_ne_bytes(), *oo).unwrap();
+                    runs += 1;
+                }
+                std::thread::sleep(Duration::from_micros(50));
+            }
+            runs
+        });
+        FakePl { stop, forced, thread: Some(thread) }
+    }
+
+    /// Answers every run with this label instead of the engine's.
+    fn forcing(self, label: u8) -> FakePl {
+        self.forced.store(u32::from(label), std::sync::atomic::Ordering::Relaxed);
+        self
+    }
+
+    /// Stops it; the runs it served.
+    fn finish(mut self) -> usize {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.take().unwrap().join().unwrap()
+    }
+}
+
+#[test]
+fn zynq_programs_the_iodma_registers_and_buffers() {
+    let (m, imgs) = fixture("ucnv_random");
+    let tmp = tempfile::tempdir().unwrap();
+    let desc = tmp.path().join("accel.json");
+    std::fs::write(&desc, UIO_JSON).unwrap();
+
+    // Register files start at 0: ap_idle clear, so the driver refuses before writing.
+    let roots = fake_board(tmp.path(), 0, 0, &[]);
+    let acc = ZynqAccel::open(m.clone(), &ZynqSource::Json(desc.clone()), &opts(roots.clone())).unwrap();
+    let e = acc.run(imgs.slice(s![..2, .., .., ..]), &[]).unwrap_err().to_string();
+    assert!(e.contains("odma is not idle"), "{e}");
+    assert_eq!(reg(&roots.dev.join("uio1"), 0x1c), 0);
+
+    // Idle, but nothing ever raises ap_done: the run times out and leaves its writes behind.
+    let roots = fake_board(tmp.path(), 0x4, 0x4, &[]);
+    let acc = ZynqAccel::open(m.clone(), &ZynqSource::Json(desc.clone()), &opts(roots.clone())).unwrap();
+    assert_eq!(acc.max_batch(), 4);
+    let e = acc.run(imgs.slice(s![..2, .., .., ..]), &[]).unwrap_err().to_string();
+    assert!(e.contains("timed out"), "{e}");
+    let (idma, odma) = (roots.dev.join("uio0"), roots.dev.join("uio1"));
+    assert_eq!([0x00, 0x10, 0x14, 0x1c].map(|o| reg(&idma, o)), [1, 0x3f00_0000, 1, 2]);
+    assert_eq!([0x00, 0x10, 0x14, 0x1c].map(|o| reg(&odma, o)), [1, 0x3e00_0040, 0, 2]);
+    let packed = std::fs::read(roots.dev.join("udmabuf0")).unwrap();
+    assert_eq!(&packed[..2 * 3072], imgs.slice(s![..2, .., .., ..]).iter().copied().collect::<Vec<_>>());
+    let attr = |b: &str, f: &str| std::fs::read_to_string(roots.sys.join("class/u-dma-buf").join(b).join(f)).unwrap();
+    assert_eq!((attr("udmabuf0", "sync_for_device"), attr("udmabuf0", "sync_direction")), ("1".into(), "1".into()));
+    assert_eq!(attr("udmabuf1", "sync_for_device"), "1");
+
+    // With a stand-in PL answering: the engine's labels come back, in runs of the 4 frames the
+    // input buffer holds.
+    let roots = fake_board(tmp.path(), 0x4, 0x4, &[]);
+    let desc = tmp.path().join("slow.json");
+    std::fs::write(&desc, UIO_JSON.replace("30", "5000")).unwrap();
+    let acc = ZynqAccel::open(m.clone(), &ZynqSource::Json(desc.clone()), &opts(roots.clone())).unwrap();
+    let d = |f: &str| roots.dev.join(f);
+    let pl = FakePl::start([(d("uio0"), 0), (d("uio1"), 0)], d("udmabuf0"), d("udmabuf1"), &m);
+    let got = acc.run(imgs.view(), &[]).unwrap();
+    assert_eq!(pl.finish(), imgs.len_of(Axis(0)).div_ceil(4));
+    let cpu = CpuAccel::new(m.clone()).unwrap().run(imgs.view(), &[]).unwrap();
+    assert_eq!(got.labels, cpu.labels);
+    assert!(got.scores.is_none());
+    assert_eq!(attr("udmabuf1", "sync_for_cpu"), "1");
+    let e = acc.run(imgs.slice(s![..1, .., .., ..]), &[0]).unwrap_err().to_string();
+    assert!(e.contains("zynq backend cannot tap"), "{e}");
+    // A label beyond the classes means the bitstream is not this model.
+    let pl = FakePl::start([(d("uio0"), 0), (d("uio1"), 0)], d("udmabuf0"), d("udmabuf1"), &m).forcing(7);
+    let e = acc.run(imgs.slice(s![..2, .., .., ..]), &[]).unwrap_err().to_string();
+    assert_eq!(pl.finish(), 1);
+    assert!(e.contains("label 7") && e.contains("4 classes"), "{e}");
+}
+
+fn deploy_copy(dir: &Path, edit: impl Fn(&mut String, &mut Vec<u8>)) -> PathBuf {
+    let src = root().join("hw/tests/data/deploy/bitfile");
+    let dst = dir.join("deploy/bitfile");
+    std::fs::create_dir_all(&dst).unwrap();
+    let mut hwh = std::fs::read_to_string(src.join("finn-accel.hwh")).unwrap();
+    let mut bit = std::fs::read(src.join("finn-accel.bit")).unwrap();
+    edit(&mut hwh, &mut bit);
+    std::fs::write(dst.join("finn-accel.hwh"), hwh).unwrap();
+    std::fs::write(dst.join("finn-accel.bit"), bit).unwrap();
+    dir.join("deploy")
+}
+
+#[test]
+fn zynq_from_a_deployment_folder_uses_uio_then_devmem() {
+    let (m, imgs) = fixture("ucnv_random");
+    let tmp = tempfile::tempdir().unwrap();
+    let deploy = deploy_copy(tmp.path(), |_, _| {});
+    let roots = fake_board(tmp.path(), 0x4, 0x4, &[]);
+    let mut o = opts(roots.clone());
+    o.driver.timeout = Duration::from_secs(5);
+    let acc = ZynqAccel::open(m.clone(), &ZynqSource::Deploy(deploy.clone()), &o).unwrap();
+    assert!(acc.summary().contains("finn-accel.bit") && acc.summary().contains("100 MHz"), "{}", acc.summary());
+    let d = |f: &str| roots.dev.join(f);
+    let pl = FakePl::start([(d("uio0"), 0), (d("uio1"), 0)], d("udmabuf0"), d("udmabuf1"), &m).forcing(2);
+    assert_eq!(acc.run(imgs.slice(s![..3, .., .., ..]), &[]).unwrap().labels, [2, 2, 2]);
+    assert_eq!(pl.finish(), 1);
+
+    // No UIO devices: /dev/mem at the .hwh's bases, only when allowed and on a Zynq.
+    let tree = tmp.path().join("noui");
+    let roots = Roots { sys: tree.join("sys"), dev: tree.join("dev") };
+    fake_udmabuf(&roots, "udmabuf0", 0x1000_0000, vec![0; 3072]);
+    fake_udmabuf(&roots, "udmabuf1", 0x1100_0000, vec![1; 64]);
+    let mem = tree.join("mem");
+    let f = std::fs::File::create(&mem).unwrap();
+    f.set_len(0x4002_0000).unwrap(); // sparse: only the touched pages take space
+    drop(f);
+    let mut o = opts(roots.clone());
+    o.devmem = mem.clone();
+    let e = ZynqAccel::open(m.clone(), &ZynqSource::Deploy(deploy.clone()), &o).map(|_| ()).unwrap_err().to_string();
+    assert!(e.contains("idma0") && e.contains("--allow-devmem") && e.contains("deploy"), "{e}");
+    o.allow_devmem = true;
+    let e = ZynqAccel::open(m.clone(), &ZynqSource::Deploy(deploy.clone()), &o).map(|_| ()).unwrap_err().to_string();
+    assert!(e.contains("not a Zynq") && e.contains("fpga_manager"), "{e}");
+    std::fs::create_dir_all(roots.sys.join("class/fpga_manager/fpga0")).unwrap();
+    {
+        use std::os::unix::fs::FileExt;
+        let f = std::fs::OpenOptions::new().write(true).open(&mem).unwrap();
+        f.write_all_at(&4u32.to_ne_bytes(), 0x4000_0000).unwrap();
+        f.write_all_at(&4u32.to_ne_bytes(), 0x4001_0000).unwrap();
+    }
+    o.driver.timeout = Duration::from_secs(5);
+    let acc = ZynqAccel::open(m.clone(), &ZynqSource::Deploy(deploy), &o).unwrap();
+    let d = |f: &str| roots.dev.join(f);
+    let pl = FakePl::start([(mem.clone(), 0x4000_0000), (mem.clone(), 0x4001_0000)], d("udmabuf0"), d("udmabuf1"), &m);
+    let got = acc.run(imgs.slice(s![3..4, .., .., ..]), &[]).unwrap();
+    assert_eq!(pl.finish(), 1);
+    let cpu = CpuAccel::new(m).unwrap().run(imgs.slice(s![3..4, .., .., ..]), &[]).unwrap();
+    assert_eq!(got.labels, cpu.labels);
+    let f = std::fs::File::open(&mem).unwrap();
+    let at = |a: u64| {
+        use std::os::unix::fs::FileExt;
+        let mut b = [0u8; 4];
+        f.read_exact_at(&mut b, a).unwrap();
+        u32::from_ne_bytes(b)
+    };
+    assert_eq!((at(0x4000_0010), at(0x4000_001c), at(0x4001_0010)), (0x1000_0000, 1, 0x1100_0000));
+}
+
+#[test]
+fn zynq_bad_deployments_and_descriptions_are_clear_errors() {
+    let (m, _) = fixture("ucnv_random");
+    let tmp = tempfile::tempdir().unwrap();
+    let roots = fake_board(tmp.path(), 0x4, 0x4, &[]);
+    let open =
+        |src: ZynqSource| ZynqAccel::open(m.clone(), &src, &opts(roots.clone())).map(|_| ()).unwrap_err().to_string();
+
+    let d = deploy_copy(&tmp.path().join("a"), |_, bit| bit.truncate(bit.len() - 10));
+    let e = open(ZynqSource::Deploy(d));
+    assert!(e.contains("finn-accel.bit") && e.contains("truncated"), "{e}");
+    let d =
+        deploy_copy(&tmp.path().join("b"), |hwh, _| *hwh = hwh.replace("INSTANCE=\"idma0\"", "INSTANCE=\"input_dma\""));
+    let e = open(ZynqSource::Deploy(d));
+    assert!(e.contains("finn-accel.hwh") && e.contains("idma0"), "{e}");
+    let e = open(ZynqSource::Deploy(tmp.path().join("nowhere")));
+    assert!(e.contains("nowhere") && e.contains("directory"), "{e}");
+
+    let desc = tmp.path().join("bad.json");
+    std::fs::write(&desc, r#"{"idma0": {"uio": "idma0"}}"#).unwrap();
+    let e = open(ZynqSource::Json(desc.clone()));
+    assert!(e.contains("bad.json") && e.contains("odma0"), "{e}");
+    std::fs::write(&desc, r#"{"idma0": {"uio": "idma7"}, "odma0": {"uio": "odma0"}}"#).unwrap();
+    let e = open(ZynqSource::Json(desc.clone()));
+    assert!(e.contains("idma7") && e.contains("generic-uio"), "{e}");
+    std::fs::write(&desc, r#"{"idma0": {"uio": "idma0"}, "odma0": {"uio": "odma0"}, "input_buffer": "udmabuf5"}"#)
+        .unwrap();
+    let e = open(ZynqSource::Json(desc.clone()));
+    assert!(e.contains("udmabuf5") && e.contains("module"), "{e}");
+    // A buffer too small for one 3072-byte frame.
+    fake_udmabuf(&roots, "udmabuf0", 0x1000_0000, vec![0; 1024]);
+    std::fs::write(&desc, UIO_JSON).unwrap();
+    let e = open(ZynqSource::Json(desc));
+    assert!(e.contains("1024") && e.contains("3072"), "{e}");
+}
+
+// ---- the command line ----
+
+fn cli(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_binarycop")).args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn cli_backends_agree_and_taps_are_saved() {
+    let dir = root().join("tests/fixtures/ncnv_trained");
+    let (model, inputs) = (dir.join("model.onnx"), dir.join("inputs.npy"));
+    let (model, inputs) = (model.to_str().unwrap(), inputs.to_str().unwrap());
+    let tmp = tempfile::tempdir().unwrap();
+    let mut labels = Vec::new();
+    for backend in ["cpu", "sim"] {
+        let tap = tmp.path().join(format!("{backend}.npy"));
+        let (code, out, err) = cli(&[
+            "infer",
+            "--model",
+            model,
+            "--images",
+            inputs,
+            "--backend",
+            backend,
+            "--json",
+            "--tap",
+            "pool2",
+            "--save-tap",
+            tap.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 0, "{err}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["backend"], backend);
+        assert_eq!(v["tap"]["layer"], "Pool2");
+        let rows = v["results"].as_array().unwrap();
+        assert_eq!(rows[0].get("scores").is_some(), backend == "cpu", "{out}");
+        labels.push(rows.iter().map(|r| r["label"].as_u64().unwrap()).collect::<Vec<_>>());
+    }
+    assert_eq!(labels[0], labels[1]);
+    let a = Array4::<i8>::read_npy(std::fs::File::open(tmp.path().join("cpu.npy")).unwrap()).unwrap();
+    let b = Array4::<i8>::read_npy(std::fs::File::open(tmp.path().join("sim.npy")).unwrap()).unwrap();
+    assert_eq!(a, b);
+    assert!(a.iter().all(|&v| v == 1 || v == -1) && a.dim().3 > 0);
+
+    // The table without scores: input and label only.
+    let (code, out, err) =
+        cli(&["infer", "--model", model, "--images", inputs, "--backend", "sim", "--folding", "ncnv"]);
+    assert_eq!(code, 0, "{err}");
+    let first: Vec<&str> = out.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(first, ["input", "label"]);
+    let second: Vec<&str> = out.lines().nth(1).unwrap().split_whitespace().collect();
+    assert_eq!(second[1], labels[1][0].to_string());
+}
+
+#[test]
+fn cli_backend_errors_are_clear() {
+    let dir = root().join("tests/fixtures/ucnv_random");
+    let (model, inputs) = (dir.join("model.onnx"), dir.join("inputs.npy"));
+    let (model, inputs) = (model.to_str().unwrap(), inputs.to_str().unwrap());
+    let deploy = root().join("hw/tests/data/deploy");
+    let deploy = deploy.to_str().unwrap();
+    let base = ["infer", "--model", model, "--images", inputs];
+    let cases: [(&[&str], &str); 7] = [
+        (&["--backend", "sim", "--top-k", "2"], "top-1 label only"),
+        (&["--backend", "sim", "--save-scores", "/tmp/never.npy"], "--save-scores"),
+        (&["--backend", "sim", "--folding", "vgg"], "vgg"),
+        (&["--backend", "zynq"], "--deploy"),
+        (&["--backend", "zynq", "--deploy", deploy], "--allow-devmem"),
+        (&["--folding", "ucnv"], "--backend sim"),
+        (&["--tap", "nope", "--save-tap", "/tmp/never.npy"], "unknown layer 'nope'"),
+    ];
+    for (extra, want) in cases {
+        let mut args = base.to_vec();
+        args.extend_from_slice(extra);
+        let (code, out, err) = cli(&args);
+        assert_eq!(code, 1, "{extra:?}: {out}");
+        assert!(err.contains(want), "{extra:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    assert!(!Path::new("/tmp/never.npy").exists());
+    let (code, out, _) = cli(&["infer", "--help"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("--backend") && out.contains("top-1 label only") && out.contains("--save-tap"), "{out}");
+}
