@@ -14,6 +14,7 @@ pub mod accel;
 pub mod cam;
 pub mod cli;
 pub mod data;
+pub mod demo;
 pub mod engine;
 pub mod error;
 pub mod lower;

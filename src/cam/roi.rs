@@ -2,10 +2,11 @@
 //! heatmap's size): did the network look where the evidence is?
 //!
 //! - Pointing game (Zhang et al.): the heatmap's maximum (the first in row-major order on ties)
-//!   lies inside the region.
+//!   lies inside the region, or within a tolerance of it (Zhang et al. allow 15 px at 224 px;
+//!   [`POINTING_TOLERANCE`] scales that to a 32 px image).
 //! - Energy in region: the share of the heatmap's mass inside the region.
-//! - Latching: less than half of the mass lies on the face, i.e. the map is mostly on the
-//!   background or the image's borders, where a spurious cue can sit.
+//! - Latching: less than half of the mass lies on the head (face, features, mask, hair, head
+//!   gear), i.e. the map is mostly on the background, where a spurious cue can sit.
 //!
 //! A constant heatmap (all zeros after normalization) has no maximum and no mass: every metric
 //! is None for it, and it never counts as latching.
@@ -13,10 +14,13 @@
 use ndarray::Array2;
 use serde::Serialize;
 
-/// Latching fires when the share of mass on the face is below this.
+/// Latching fires when the share of mass on the head is below this.
 pub const LATCH_FACE_SHARE: f64 = 0.5;
 
-pub fn pointing_game(heat: &Array2<f32>, region: &Array2<bool>) -> Option<bool> {
+/// The pointing game's tolerance in pixels for a 32 px image (15/224 of the width, rounded).
+pub const POINTING_TOLERANCE: usize = 2;
+
+pub fn pointing_game(heat: &Array2<f32>, region: &Array2<bool>, tolerance: usize) -> Option<bool> {
     assert_eq!(heat.dim(), region.dim(), "heatmap and region have the same size");
     let (mut best, mut at) = (f32::NEG_INFINITY, None);
     for (i, &v) in heat.iter().enumerate() {
@@ -28,7 +32,19 @@ pub fn pointing_game(heat: &Array2<f32>, region: &Array2<bool>) -> Option<bool> 
     if best <= lo {
         return None;
     }
-    at.map(|i| region.iter().nth(i).copied().unwrap_or(false))
+    let (h, w) = heat.dim();
+    let (y, x) = at.map(|i| (i / w, i % w))?;
+    let t = tolerance as isize;
+    let hit = (-t..=t).any(|dy| {
+        (-t..=t).any(|dx| {
+            let (yy, xx) = (y as isize + dy, x as isize + dx);
+            dy * dy + dx * dx <= t * t
+                && (0..h as isize).contains(&yy)
+                && (0..w as isize).contains(&xx)
+                && region[[yy as usize, xx as usize]]
+        })
+    });
+    Some(hit)
 }
 
 pub fn energy_in_region(heat: &Array2<f32>, region: &Array2<bool>) -> Option<f64> {
@@ -50,11 +66,11 @@ pub struct Roi {
     pub latching: bool,
 }
 
-/// Scores a heatmap against its decisive region and the face.
-pub fn score(heat: &Array2<f32>, decisive: &Array2<bool>, face: &Array2<bool>) -> Roi {
-    let on_face = energy_in_region(heat, face);
+/// Scores a heatmap against its decisive region and the head.
+pub fn score(heat: &Array2<f32>, decisive: &Array2<bool>, head: &Array2<bool>) -> Roi {
+    let on_face = energy_in_region(heat, head);
     Roi {
-        pointing_hit: pointing_game(heat, decisive),
+        pointing_hit: pointing_game(heat, decisive, POINTING_TOLERANCE),
         energy_in_region: energy_in_region(heat, decisive),
         energy_on_face: on_face,
         latching: on_face.is_some_and(|e| e < LATCH_FACE_SHARE),
@@ -70,7 +86,7 @@ mod tests {
     fn hand_checked() {
         let heat = arr2(&[[0.0, 0.2], [1.0, 0.3]]);
         let region = arr2(&[[false, false], [true, false]]);
-        assert_eq!(pointing_game(&heat, &region), Some(true));
+        assert_eq!(pointing_game(&heat, &region, 0), Some(true));
         let e = energy_in_region(&heat, &region).unwrap();
         assert!((e - 1.0 / 1.5).abs() < 1e-6);
         let face = arr2(&[[false, true], [false, false]]);
@@ -84,6 +100,13 @@ mod tests {
         );
         // Ties: the first maximum in row-major order decides.
         let tie = arr2(&[[1.0, 1.0], [0.0, 0.0]]);
-        assert_eq!(pointing_game(&tie, &arr2(&[[false, true], [false, false]])), Some(false));
+        assert_eq!(pointing_game(&tie, &arr2(&[[false, true], [false, false]]), 0), Some(false));
+        // Within the tolerance (Euclidean) of the region counts as a hit.
+        let far = Array2::from_shape_fn((5, 5), |(y, x)| if (y, x) == (0, 0) { 1.0 } else { 0.0 });
+        let spot = Array2::from_shape_fn((5, 5), |(y, x)| (y, x) == (2, 0));
+        assert_eq!(pointing_game(&far, &spot, 1), Some(false));
+        assert_eq!(pointing_game(&far, &spot, 2), Some(true));
+        let diag = Array2::from_shape_fn((5, 5), |(y, x)| (y, x) == (2, 2));
+        assert_eq!(pointing_game(&far, &diag, 2), Some(false));
     }
 }

@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::model::{self, Topology};
 
 mod cam_cmds;
+mod demo_cmds;
 mod hw_cmds;
 mod model_cmds;
 mod sim_cmds;
@@ -39,7 +40,10 @@ pub struct TopologyArgs {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Classify images: on the bit-exact engine, the simulated accelerator or the board.
+    /// The main job: synthetic faces through the simulated accelerator, deployed and training
+    /// CAMs, agreement and region-of-interest metrics, and a report.
+    Demo(demo_cmds::DemoArgs),
+    /// Classify images with the bit-exact engine.
     Infer(model_cmds::InferArgs),
     /// Fold a trained model into the deployable artifact.
     Fold(model_cmds::FoldArgs),
@@ -117,6 +121,7 @@ fn run(cli: Cli, out: &mut String) -> Result<()> {
         Command::ExportHw(a) => sim_cmds::export_hw(a, out),
         Command::Synth(a) => synth_cmds::synth(a, out),
         Command::Cam(a) => cam_cmds::cam(*a, out),
+        Command::Demo(a) => demo_cmds::demo(a, out),
         Command::Compare(a) => cam_cmds::compare(a, out),
         Command::Pack(a) => hw_cmds::pack(a, out),
         Command::Unpack(a) => hw_cmds::unpack(a, out),

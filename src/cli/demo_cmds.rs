@@ -1,0 +1,56 @@
+//! `demo`: the main job on the embedded models.
+
+use std::fmt::Write;
+use std::path::PathBuf;
+
+use crate::demo::{self, models, Options};
+use crate::error::Result;
+
+#[derive(clap::Args)]
+pub struct DemoArgs {
+    /// Where the report goes.
+    #[arg(long, default_value = "binarycop-demo")]
+    out: PathBuf,
+    /// Embedded models to run (comma-separated); default: all.
+    #[arg(long)]
+    models: Option<String>,
+    /// Synthetic images per class in the base set.
+    #[arg(long, default_value_t = Options::default().per_class)]
+    per_class: usize,
+    /// Images per generalization set (head gear, glasses, sunglasses, double mask, face paint).
+    #[arg(long, default_value_t = Options::default().per_variation)]
+    per_variation: usize,
+    #[arg(long, default_value_t = Options::default().seed)]
+    seed: u64,
+    /// The layer the CAMs explain.
+    #[arg(long, default_value_t = Options::default().layer)]
+    layer: String,
+}
+
+pub fn demo(a: DemoArgs, out: &mut String) -> Result<()> {
+    let names: Vec<String> = match &a.models {
+        Some(list) => list.split(',').map(|s| s.trim().to_string()).collect(),
+        None => models::names().iter().map(|s| s.to_string()).collect(),
+    };
+    let ms = names.iter().map(|n| models::load(n)).collect::<Result<Vec<_>>>()?;
+    let opts = Options {
+        out: a.out.clone(),
+        per_class: a.per_class,
+        per_variation: a.per_variation,
+        seed: a.seed,
+        layer: a.layer.clone(),
+    };
+    let start = std::time::Instant::now();
+    let summaries = demo::run(&ms, &opts, &|name| eprintln!("demo: {name}..."))?;
+    out.push_str(&demo::table(&summaries));
+    let _ = writeln!(
+        out,
+        "\n{} models, {} base images and {} per generalization set each, in {:.1} s; report: {}",
+        summaries.len(),
+        opts.per_class * crate::data::synth::CLASSES,
+        opts.per_variation,
+        start.elapsed().as_secs_f64(),
+        a.out.join("report.html").display()
+    );
+    Ok(())
+}

@@ -1,0 +1,36 @@
+//! The demo pipeline on an embedded model, small: every output is written and every figure is
+//! defined. (The full `binarycop demo` runs in CI's README check time budget separately.)
+
+use binarycop::demo::{self, models, Options};
+
+#[test]
+fn demo_writes_its_report_and_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = Options { out: dir.path().join("d"), per_class: 1, per_variation: 1, ..Options::default() };
+    let m = models::load("ucnv").unwrap();
+    let s = demo::run(&[m], &opts, &|_| {}).unwrap();
+    assert_eq!(s.len(), 1);
+    let s = &s[0];
+    assert!((0.0..=1.0).contains(&s.accuracy));
+    assert_eq!(s.generalization.len(), 5);
+    // µ-CNV with the paper's folding: FINN's formula gives 32400 cycles per frame.
+    assert!((s.exp_fps - 3086.4).abs() < 0.1, "{}", s.exp_fps);
+    assert!(s.fps > 0.0 && s.latency_us > 0.0);
+    // Score-CAM is forward-only, and both graphs compute the same forward pass.
+    assert!((s.scorecam_agreement.unwrap() - 1.0).abs() < 1e-9);
+    for f in ["metrics.json", "report.html"] {
+        assert!(opts.out.join(f).exists(), "{f}");
+    }
+    let metrics: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(opts.out.join("metrics.json")).unwrap()).unwrap();
+    assert_eq!(metrics["models"][0]["name"], "ucnv");
+    assert!(std::fs::read_dir(&opts.out).unwrap().any(|e| e
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .starts_with("ucnv_class")));
+    let err = models::load("vgg").err().unwrap().to_string();
+    assert!(err.contains("unknown model 'vgg'"), "{err}");
+    let bad = Options { per_class: 0, ..opts };
+    assert!(demo::run(&[models::load("ucnv").unwrap()], &bad, &|_| {}).is_err());
+}
