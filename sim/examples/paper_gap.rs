@@ -5,57 +5,11 @@
 
 use binarycop_hw::folding::paper_config;
 use binarycop_sim::clock::{simulate, SimOptions};
-use binarycop_sim::graph::{Graph, LayerSpec, Op};
-use binarycop_sim::maxpool::MaxPoolSpec;
-use binarycop_sim::mvau::{Activation, BitRows, MvauSpec};
+use binarycop_sim::graph::{Graph, Op};
 use binarycop_sim::report::{self, fps};
-use binarycop_sim::swu::SwuSpec;
-use binarycop_sim::thresholding::ThresholdingSpec;
-use binarycop_sim::DType;
 
-fn net(c: [usize; 3], f: usize, conv3_2: bool) -> Vec<LayerSpec> {
-    let mut v = vec![LayerSpec::Thresholding(ThresholdingSpec {
-        channels: 3,
-        vectors: 1024,
-        thresholds: vec![(1..256).collect()],
-        act_val: -128,
-        input: DType::UINT8,
-        out: DType::INT8,
-    })];
-    let mvau = |mw: usize, mh: usize, vectors: usize, input: DType, last: bool| {
-        let activation = if last {
-            Activation::Acc { out: DType::covering(0, mw as i64).byte_aligned() }
-        } else {
-            Activation::Thresholds { thresholds: vec![vec![0]; mh], act_val: 0, out: DType::BINARY }
-        };
-        LayerSpec::Mvau(MvauSpec { mw, mh, vectors, input, weights: BitRows::zeros(mh, mw), activation })
-    };
-    let (mut h, mut ch) = (32, 3);
-    let mut convs = vec![c[0], c[0], 0, c[1], c[1], 0, c[2]];
-    if conv3_2 {
-        convs.push(c[2]);
-    }
-    for (i, &oc) in convs.iter().enumerate() {
-        if oc == 0 {
-            v.push(LayerSpec::MaxPool(MaxPoolSpec { height: h, width: h, channels: ch, kernel: 2 }));
-            h /= 2;
-            continue;
-        }
-        let input = if i == 0 { DType::INT8 } else { DType::BINARY };
-        v.push(LayerSpec::Swu(SwuSpec { height: h, width: h, channels: ch, kernel: 3, dtype: input }));
-        v.push(mvau(9 * ch, oc, (h - 2) * (h - 2), input, false));
-        h -= 2;
-        ch = oc;
-    }
-    let mut mw = h * h * ch;
-    let fcs: Vec<usize> = if conv3_2 { vec![f, f, 4] } else { vec![f, 4] };
-    for (i, &o) in fcs.iter().enumerate() {
-        v.push(mvau(mw, o, 1, DType::BINARY, i + 1 == fcs.len()));
-        mw = o;
-    }
-    v.push(LayerSpec::LabelSelect { labels: 4, k: 1 });
-    v
-}
+#[path = "../tests/common/cnv_family.rs"]
+mod cnv_family;
 
 /// BNN-PYNQ cnvW1A1's stream depths (top.cpp: inter0_2 128, inter1 128, inter2 2, inter3 128,
 /// inter4 128, inter5 2, inter6 81, inter7 1, inter8 1, inter9 128, inter10 3; all else 2),
@@ -101,9 +55,9 @@ fn main() {
         "net", "formula", "rtl auto", "rtl d=2", "hls auto", "hls d=2", "hls bnn", "paper"
     );
     for (name, layers, paper) in [
-        ("cnv", net([64, 128, 256], 512, true), 3049.0),
-        ("ncnv", net([16, 32, 64], 128, true), 6460.0),
-        ("ucnv", net([16, 32, 64], 128, false), 1646.0),
+        ("cnv", cnv_family::preset("cnv"), 3049.0),
+        ("ncnv", cnv_family::preset("ncnv"), 6460.0),
+        ("ucnv", cnv_family::preset("ucnv"), 1646.0),
     ] {
         let base = Graph::build(&layers, &paper_config(name).expect("shipped"), (32, 32, 3)).expect("graph");
         let input = report::zero_frames(&base, 8);
