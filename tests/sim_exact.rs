@@ -97,7 +97,7 @@ fn images(n: usize, h: usize, w: usize, c: usize, seed: u64) -> Array4<u8> {
 }
 
 fn divisors(n: usize) -> Vec<usize> {
-    (1..=n).filter(|d| n % d == 0).collect()
+    (1..=n).filter(|d| n.is_multiple_of(*d)).collect()
 }
 
 /// A random valid folding of a model's layers, written as a FINN config.
@@ -128,7 +128,7 @@ fn random_config(specs: &[LayerSpec], pick: &mut impl FnMut(usize) -> usize) -> 
 fn small_topology(sel: &[usize]) -> Topology {
     let c1 = [2, 5, 8][sel[0] % 3];
     let c2 = [3, 4, 6][sel[1] % 3];
-    let pool = sel[2] % 2 == 0;
+    let pool = sel[2].is_multiple_of(2);
     let k = [1, 3][sel[3] % 2];
     let mut layers = format!(r#"{{"type":"conv","name":"c1","out_channels":{c1},"kernel":3}},"#);
     if pool {

@@ -294,7 +294,7 @@ pub fn parse_bit(bytes: &[u8]) -> Result<BitHeader, String> {
 pub fn bit_to_bin(bit: &[u8]) -> Result<Vec<u8>, String> {
     let h = parse_bit(bit)?;
     let payload = &bit[h.payload_offset..h.payload_offset + h.payload_len];
-    if payload.len() % 4 != 0 {
+    if !payload.len().is_multiple_of(4) {
         return Err(format!("payload of {} bytes is not whole 32-bit words", payload.len()));
     }
     let mut out = Vec::with_capacity(payload.len());

@@ -264,7 +264,7 @@ impl<M: Mmio, B: DmaBuffer> IodmaDriver<M, B> {
     }
 
     fn frames_of(&self, got: usize, frame: usize, unit: &'static str) -> Result<usize, DriverError> {
-        if got == 0 || got % frame != 0 {
+        if got == 0 || !got.is_multiple_of(frame) {
             return Err(DriverError::InputLength { got, unit, frame });
         }
         Ok(got / frame)

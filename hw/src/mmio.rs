@@ -74,7 +74,7 @@ impl<M: Mmio + ?Sized> Mmio for &mut M {
 /// The checks every implementation makes before touching a register; public so that simulated
 /// devices refuse exactly what the real windows refuse.
 pub fn check_access(window: &str, offset: usize, len: usize) -> Result<(), MmioError> {
-    if offset % 4 != 0 {
+    if !offset.is_multiple_of(4) {
         return Err(MmioError::Misaligned { window: window.to_string(), offset });
     }
     match offset.checked_add(4) {

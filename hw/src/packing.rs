@@ -324,7 +324,7 @@ pub fn pack<T: Element>(
     if inner == 0 {
         return Err(PackError::EmptyInner);
     }
-    if values.len() % inner != 0 {
+    if !values.len().is_multiple_of(inner) {
         return Err(PackError::RaggedRows { len: values.len(), inner });
     }
     let rows = values.len() / inner;
@@ -464,7 +464,7 @@ pub fn unpack<T: Element>(
         return Err(PackError::ElementTooNarrow { dtype, elem: T::NAME, min: lo, max: hi });
     }
     let rb = dtype.row_bytes(inner);
-    if packed.len() % rb != 0 {
+    if !packed.len().is_multiple_of(rb) {
         let rows = packed.len() / rb + 1;
         return Err(PackError::PackedLength { got: packed.len(), expected: rows * rb, rows, row_bytes: rb });
     }

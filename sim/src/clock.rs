@@ -180,7 +180,7 @@ pub fn simulate(g: &Graph, input: &[u64], opts: &SimOptions) -> Result<Run, Erro
     let last = g.nodes.last().expect("a graph has IODMAs");
     let wpw_in = words_for(first.out_bits);
     let per_frame = first.out_words * wpw_in;
-    if per_frame == 0 || input.len() % per_frame != 0 {
+    if per_frame == 0 || !input.len().is_multiple_of(per_frame) {
         return Err(Error::Invalid(format!(
             "input is {} words, not a whole number of frames of {per_frame}",
             input.len()

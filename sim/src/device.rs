@@ -211,7 +211,7 @@ fn node_shape(g: &Graph, i: usize) -> Result<IoShape, Error> {
         }
     };
     let lane = dt.bits as usize;
-    if lane == 0 || n.out_bits % lane != 0 {
+    if lane == 0 || !n.out_bits.is_multiple_of(lane) {
         return Err(Error::node(&n.name, format!("{}-bit words are not whole {}-bit lanes", n.out_bits, lane)));
     }
     Ok(IoShape::new(finn_type(dt)?, n.out_words, n.out_bits / lane))
@@ -443,7 +443,7 @@ impl SimDevice {
         if graph.nodes.len() < 3 || !matches!(graph.nodes[0].op, Op::IoDmaIn) {
             return Err(Error::Invalid("the graph must run from an input IODMA to an output IODMA".into()));
         }
-        if graph.nodes[0].out_bits % 8 != 0 {
+        if !graph.nodes[0].out_bits.is_multiple_of(8) {
             return Err(Error::Invalid("the first node's input is not whole UINT8 pixels".into()));
         }
         if cfg.window_len < 4 {

@@ -505,7 +505,7 @@ impl Graph {
     pub fn pack_frames(&self, frames: &[&[u8]]) -> Result<Vec<u64>, Error> {
         let (h, w, c) = self.input;
         let bits = self.nodes[0].out_bits;
-        if bits % 8 != 0 {
+        if !bits.is_multiple_of(8) {
             return Err(Error::Invalid("the first node's input is not byte-aligned".into()));
         }
         let mut out = Vec::new();

@@ -32,7 +32,7 @@ impl Process for Source<'_> {
         let mut moved = false;
         while self.next < n && out.can_write() {
             let f = self.next / self.words_per_frame.max(1);
-            let dep = if self.next % self.words_per_frame.max(1) == 0 {
+            let dep = if self.next.is_multiple_of(self.words_per_frame.max(1)) {
                 self.frame_start.get(f).copied().unwrap_or(0)
             } else {
                 0
@@ -82,7 +82,7 @@ impl Process for Sink {
             inp.pop(&mut self.word, t);
             self.data.extend_from_slice(&self.word);
             self.count += 1;
-            if self.count % self.words_per_frame == 0 {
+            if self.count.is_multiple_of(self.words_per_frame) {
                 self.done.push(t);
             }
             moved = true;

@@ -20,7 +20,7 @@ pub struct LabelSelect {
 
 impl LabelSelect {
     pub fn new(name: &str, labels: usize, k: usize, pe: usize, input: DType) -> Result<LabelSelect, Error> {
-        if pe == 0 || labels % pe != 0 {
+        if pe == 0 || !labels.is_multiple_of(pe) {
             return Err(Error::node(
                 name,
                 format!("PE {pe} does not divide the {labels} labels (Labels % PE must be 0)"),

@@ -29,7 +29,7 @@ pub struct MaxPool {
 impl MaxPool {
     pub fn new(name: &str, spec: &MaxPoolSpec) -> Result<MaxPool, Error> {
         let k = spec.kernel;
-        if k == 0 || spec.height % k != 0 || spec.width % k != 0 {
+        if k == 0 || !spec.height.is_multiple_of(k) || !spec.width.is_multiple_of(k) {
             return Err(Error::node(name, format!("pool size {k} does not divide {}x{}", spec.height, spec.width)));
         }
         Ok(MaxPool { h: spec.height, w: spec.width, c: spec.channels, k })

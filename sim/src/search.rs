@@ -40,7 +40,7 @@ pub struct Outcome {
 }
 
 fn divisors(n: usize) -> Vec<usize> {
-    (1..=n).filter(|d| n % d == 0).collect()
+    (1..=n).filter(|d| n.is_multiple_of(*d)).collect()
 }
 
 /// The first value of `candidates` whose cycles are below `target` (the last if none).

@@ -120,13 +120,13 @@ pub fn or_bits(dst: &mut [u64], off: usize, n: usize, v: u64) {
 
 /// ORs `n` bits of `src` (from bit 0) into `dst` at bit offset `off` (destination bits zero).
 pub fn or_copy(dst: &mut [u64], off: usize, src: &[u64], n: usize) {
-    if off % 64 == 0 {
+    if off.is_multiple_of(64) {
         let full = n / 64;
         let base = off / 64;
         for i in 0..full {
             dst[base + i] |= src[i];
         }
-        if n % 64 != 0 {
+        if !n.is_multiple_of(64) {
             dst[base + full] |= src[full] & mask(n % 64);
         }
         return;

@@ -46,7 +46,7 @@ pub struct Swu {
 
 impl Swu {
     pub fn new(name: &str, spec: &SwuSpec, simd: usize, ram_style: &str) -> Result<Swu, Error> {
-        if simd == 0 || spec.channels % simd != 0 {
+        if simd == 0 || !spec.channels.is_multiple_of(simd) {
             return Err(Error::node(
                 name,
                 format!(

@@ -40,7 +40,7 @@ pub struct Thresholding {
 impl Thresholding {
     pub fn new(name: &str, spec: &ThresholdingSpec, pe: usize) -> Result<Thresholding, Error> {
         let c = spec.channels;
-        if pe == 0 || c % pe != 0 {
+        if pe == 0 || !c.is_multiple_of(pe) {
             return Err(Error::node(
                 name,
                 format!("PE {pe} does not divide the {c} channels (NumChannels % PE must be 0)"),

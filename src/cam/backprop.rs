@@ -243,7 +243,11 @@ impl<'a> Deployed<'a> {
 /// Multiplies a u8 image by a [0, 1] mask and rounds back to u8, as an image fed to the
 /// accelerator must be.
 fn masked(img: ArrayView3<u8>, mask: &Array2<f32>) -> Array3<u8> {
-    Array3::from_shape_fn(img.dim(), |(y, x, c)| (img[[y, x, c]] as f32 * mask[[y, x]]).round().clamp(0.0, 255.0) as u8)
+    let mut out = img.to_owned();
+    ndarray::Zip::from(out.lanes_mut(ndarray::Axis(2))).and(mask).for_each(|mut px, &m| {
+        px.mapv_inplace(|v| (v as f32 * m).round().clamp(0.0, 255.0) as u8);
+    });
+    out
 }
 
 pub struct DeployedProbe<'a> {

@@ -96,9 +96,10 @@ pub fn bilinear_align_corners(map: &Array2<f32>, out_h: usize, out_w: usize) -> 
         let i1 = (i0 + 1).min(n_in - 1);
         (i0, i1, (s - i0 as f64) as f32)
     };
+    let (rows, cols): (Vec<_>, Vec<_>) =
+        ((0..out_h).map(|y| pos(y, h, out_h)).collect(), (0..out_w).map(|x| pos(x, w, out_w)).collect());
     Array2::from_shape_fn((out_h, out_w), |(y, x)| {
-        let (y0, y1, ty) = pos(y, h, out_h);
-        let (x0, x1, tx) = pos(x, w, out_w);
+        let ((y0, y1, ty), (x0, x1, tx)) = (rows[y], cols[x]);
         let top = map[[y0, x0]] * (1.0 - tx) + map[[y0, x1]] * tx;
         let bottom = map[[y1, x0]] * (1.0 - tx) + map[[y1, x1]] * tx;
         top * (1.0 - ty) + bottom * ty

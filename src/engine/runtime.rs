@@ -5,7 +5,7 @@
 use ndarray::{Array2, Array3, ArrayView3, ArrayView4, Axis};
 use rayon::prelude::*;
 
-use super::kernels::{self, Kernel};
+use super::kernels::{self, generic, Code, Kernel};
 use super::packed::PackedMap;
 use crate::error::{Error, Result};
 use crate::model::folded::FoldedModel;
@@ -13,18 +13,20 @@ use crate::model::topology::{Layer, LayerKind, Shape};
 
 /// How one topology layer runs.
 enum Plan {
-    /// The first compute layer: integer input codes × ±1 weights, stored transposed ([K][out])
-    /// as negation masks (0 for +1, −1 for −1: w·x = (x ^ m) − m), so the inner loop runs over
-    /// contiguous output channels with adds only and vectorizes on any SIMD width.
+    /// The first compute layer: integer input codes × ±1 weights with output channels in SIMD
+    /// lanes, acc = 2·Σ_{w=+1} x − Σ x. `plus` holds K rows of `padded` masks (−1 where the
+    /// weight is +1, else 0); i16 lanes when K·max|code| fits, twice as many per register.
     Int {
-        neg_t: Vec<i32>,
-        k: usize,
+        plus: IntMasks,
+        padded: usize,
         thresholds: Option<Vec<i32>>,
     },
     /// A binary layer: rows of `row_words` packed words laid out as the input window is
-    /// gathered ((ky, kx, channel words) or (pixel, channel words)), padding bits zero.
+    /// gathered ((ky, kx, channel words) or (pixel, channel words)), padding bits zero; `packed`
+    /// is the same rows in the kernel's layout.
     Bin {
         rows: Vec<u64>,
+        packed: Vec<u64>,
         row_words: usize,
         k: usize,
         thresholds: Option<Vec<i32>>,
@@ -32,6 +34,27 @@ enum Plan {
     Pool {
         size: usize,
     },
+}
+
+enum IntMasks {
+    I16(Vec<i16>),
+    I32(Vec<i32>),
+}
+
+/// The first layer's lanes are padded to whole blocks of this many channels.
+const INT_PAD: usize = 64;
+
+/// The first layer's masks, K rows of `padded` lanes.
+fn int_masks<T: Code>(k: usize, n: usize, padded: usize, plus: impl Fn(usize, usize) -> bool) -> Vec<T> {
+    let mut m = vec![T::default(); k * padded];
+    for j in 0..k {
+        for c in 0..n {
+            if plus(c, j) {
+                m[j * padded + c] = T::PLUS;
+            }
+        }
+    }
+    m
 }
 
 /// A map between layers.
@@ -83,6 +106,7 @@ pub struct Engine {
 
 impl Engine {
     pub fn new(model: FoldedModel) -> Result<Engine> {
+        let kernel = kernels::best();
         let layers = model.validate()?;
         let mut plans = Vec::with_capacity(layers.len());
         for l in &layers {
@@ -90,10 +114,17 @@ impl Engine {
                 (LayerKind::MaxPool { size }, _) => Plan::Pool { size },
                 (_, Some(0)) => {
                     let f = &model.layers[0];
-                    let k = l.fan_in();
-                    let n = l.output.channels;
-                    let neg_t = (0..k * n).map(|i| (f.weights.sign(i % n, i / n) - 1) / 2).collect();
-                    Plan::Int { neg_t, k, thresholds: f.thresholds.clone() }
+                    let (k, n) = (l.fan_in(), l.output.channels);
+                    let table = model.input_quant.table();
+                    let max_code = table.iter().map(|&v| (v as i32).abs()).max().unwrap_or(0) as usize;
+                    let plus = |c: usize, j: usize| f.weights.sign(c, j) > 0;
+                    let padded = n.div_ceil(INT_PAD) * INT_PAD;
+                    let plus = if k * max_code <= i16::MAX as usize {
+                        IntMasks::I16(int_masks(k, n, padded, plus))
+                    } else {
+                        IntMasks::I32(int_masks(k, n, padded, plus))
+                    };
+                    Plan::Int { plus, padded, thresholds: f.thresholds.clone() }
                 }
                 (_, Some(ci)) => {
                     let f = &model.layers[ci];
@@ -117,7 +148,8 @@ impl Engine {
                             }
                         }
                     }
-                    Plan::Bin { rows, row_words, k: l.fan_in(), thresholds: f.thresholds.clone() }
+                    let packed = kernels::pack_rows(&rows, l.output.channels, row_words, kernel.lanes());
+                    Plan::Bin { rows, packed, row_words, k: l.fan_in(), thresholds: f.thresholds.clone() }
                 }
                 (_, None) => unreachable!("compute layers have an index"),
             };
@@ -125,11 +157,16 @@ impl Engine {
         }
         let t = model.input_quant.table();
         let table = std::array::from_fn(|u| t[u] as i32);
-        Ok(Engine { model, layers, plans, table, kernel: kernels::best() })
+        Ok(Engine { model, layers, plans, table, kernel })
     }
 
     /// Uses a specific kernel (the shared test suite runs the engine on every one).
     pub fn with_kernel(mut self, kernel: &'static dyn Kernel) -> Self {
+        for (plan, l) in self.plans.iter_mut().zip(&self.layers) {
+            if let Plan::Bin { rows, packed, row_words, .. } = plan {
+                *packed = kernels::pack_rows(rows, l.output.channels, *row_words, kernel.lanes());
+            }
+        }
         self.kernel = kernel;
         self
     }
@@ -254,20 +291,18 @@ impl Engine {
         let out = layer.output;
         match (&self.plans[i], act) {
             (Plan::Pool { size }, Act::Bits(p)) => (None, Some(Act::Bits(p.max_pool(*size)))),
-            (Plan::Int { neg_t, k, thresholds }, Act::Int(codes)) => {
-                let mut window = vec![0i32; *k];
-                let n = out.channels;
-                self.compute(layer, thresholds.as_deref(), keep_acc, |oy, ox, acc| {
-                    gather_int(layer, codes, oy, ox, &mut window);
-                    acc.fill(0);
-                    for (j, &x) in window.iter().enumerate() {
-                        for (a, m) in acc.iter_mut().zip(&neg_t[j * n..(j + 1) * n]) {
-                            *a += (x ^ m) - m;
-                        }
+            (Plan::Int { plus, padded, thresholds }, Act::Int(codes)) => {
+                let t = thresholds.as_deref();
+                match plus {
+                    IntMasks::I16(m) => {
+                        self.int_layer(layer, codes, t, keep_acc, |w, acc| self.kernel.pm1_dot_i16(w, m, acc))
                     }
-                })
+                    // Wide first layers (K·max|code| beyond i16): the portable body.
+                    IntMasks::I32(m) => self
+                        .int_layer(layer, codes, t, keep_acc, |w, acc| generic::pm1_dot::<i32, 16>(w, m, *padded, acc)),
+                }
             }
-            (Plan::Bin { rows, row_words, k, thresholds }, Act::Bits(p)) => {
+            (Plan::Bin { packed, row_words, k, thresholds, .. }, Act::Bits(p)) => {
                 let mut window = vec![0u64; *row_words];
                 let mut mism = vec![0u32; out.channels];
                 let k = *k as i32;
@@ -277,13 +312,13 @@ impl Engine {
                             let span = kernel * p.words_per_pixel;
                             for ky in 0..kernel {
                                 let start = ((oy + ky) * p.width + ox) * p.words_per_pixel;
-                                window[ky * span..(ky + 1) * span].copy_from_slice(&p.data[start..start + span]);
+                                copy_run(&mut window[ky * span..(ky + 1) * span], &p.data[start..start + span]);
                             }
                             &window
                         }
                         _ => &p.data,
                     };
-                    self.kernel.xor_popcount_rows(x, rows, &mut mism);
+                    self.kernel.xor_popcount_rows(x, packed, &mut mism);
                     for (a, m) in acc.iter_mut().zip(&mism) {
                         *a = k - *m as i32;
                     }
@@ -291,6 +326,27 @@ impl Engine {
             }
             _ => unreachable!("plans match the map kinds by construction"),
         }
+    }
+
+    /// The first compute layer over `codes` (the quantized input), narrowed to lanes of `T`;
+    /// `dot(window, acc)` fills one pixel's accumulators.
+    fn int_layer<T: Code>(
+        &self,
+        layer: &Layer,
+        codes: &Array3<i32>,
+        thresholds: Option<&[i32]>,
+        keep_acc: bool,
+        dot: impl Fn(&[T], &mut [i32]),
+    ) -> (Option<Array3<i32>>, Option<Act>) {
+        let mut window = vec![0i32; layer.fan_in()];
+        let mut lanes = vec![T::default(); layer.fan_in()];
+        self.compute(layer, thresholds, keep_acc, |oy, ox, acc| {
+            gather_int(layer, codes, oy, ox, &mut window);
+            for (l, &v) in lanes.iter_mut().zip(&window) {
+                *l = T::narrow(v);
+            }
+            dot(&lanes, acc);
+        })
     }
 
     /// The shared per-pixel loop of conv and fc: `fill(oy, ox, acc)` writes one output pixel's
@@ -312,12 +368,7 @@ impl Engine {
                 fill(oy, ox, &mut acc);
                 if let Some(t) = thresholds {
                     let base = (oy * out.width + ox) * bits.words_per_pixel;
-                    for (word, (a64, t64)) in
-                        bits.data[base..base + bits.words_per_pixel].iter_mut().zip(acc.chunks(64).zip(t.chunks(64)))
-                    {
-                        *word =
-                            a64.iter().zip(t64).enumerate().fold(0u64, |w, (i, (&a, &th))| w | ((a >= th) as u64) << i);
-                    }
+                    self.kernel.threshold(&acc, t, &mut bits.data[base..base + bits.words_per_pixel]);
                 }
                 if let Some(m) = accs.as_mut() {
                     for (c, &a) in acc.iter().enumerate() {
@@ -331,6 +382,23 @@ impl Engine {
     }
 }
 
+/// Copies one kernel row of a conv window. The common spans (a 3-wide kernel over 1, 2 or 4
+/// words or 3 codes per pixel) get a fixed length, so they compile to a few moves instead of a
+/// memcpy call per window row (which cost a fifth of a CNV forward pass).
+#[inline(always)]
+fn copy_run<T: Copy>(dst: &mut [T], src: &[T]) {
+    fn fixed<T: Copy, const N: usize>(dst: &mut [T], src: &[T]) {
+        dst[..N].copy_from_slice(&src[..N]);
+    }
+    match src.len() {
+        3 => fixed::<T, 3>(dst, src),
+        6 => fixed::<T, 6>(dst, src),
+        9 => fixed::<T, 9>(dst, src),
+        12 => fixed::<T, 12>(dst, src),
+        _ => dst.copy_from_slice(src),
+    }
+}
+
 /// Gathers the first layer's input window in FINN's column order: for a conv, each kernel
 /// row is one contiguous run of kernel·C codes.
 fn gather_int(layer: &Layer, codes: &Array3<i32>, oy: usize, ox: usize, window: &mut [i32]) {
@@ -341,7 +409,7 @@ fn gather_int(layer: &Layer, codes: &Array3<i32>, oy: usize, ox: usize, window: 
             let span = kernel * c;
             for ky in 0..kernel {
                 let start = ((oy + ky) * w + ox) * c;
-                window[ky * span..(ky + 1) * span].copy_from_slice(&src[start..start + span]);
+                copy_run(&mut window[ky * span..(ky + 1) * span], &src[start..start + span]);
             }
         }
         _ => window.copy_from_slice(src),

@@ -235,7 +235,7 @@ impl Topology {
                     if size < 2 {
                         return bad(format!("layer '{name}': pool size {size} must be at least 2"));
                     }
-                    if shape.height % size != 0 || shape.width % size != 0 {
+                    if !shape.height.is_multiple_of(size) || !shape.width.is_multiple_of(size) {
                         return bad(format!("layer '{name}': pool size {size} does not divide its input {shape}"));
                     }
                     (
