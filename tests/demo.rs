@@ -24,6 +24,10 @@ fn demo_writes_its_report_and_figures() {
     let metrics: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(opts.out.join("metrics.json")).unwrap()).unwrap();
     assert_eq!(metrics["models"][0]["name"], "ucnv");
+    // The model's latching verdict is the pooled head mass ratio against the documented factor.
+    assert_eq!(metrics["latch_head_factor"], binarycop::cam::roi::LATCH_HEAD_FACTOR);
+    assert_eq!(s.latching, binarycop::cam::roi::latches(s.head_mass_ratio));
+    assert!(s.head_mass_ratio.is_some() && (0.0..=1.0).contains(&s.head_area.unwrap()));
     assert!(std::fs::read_dir(&opts.out).unwrap().any(|e| e
         .unwrap()
         .file_name()

@@ -200,6 +200,15 @@ fn artifacts_change_only_pixels_outside_the_face_faintly_and_by_class() {
                             [(false, false), (true, false), (true, true), (false, true)][class]
                         );
                     }
+                    Artifact::Tag => {
+                        // A 4×4 checker of 2×2 cells, white at its top-left, one pixel in from
+                        // the class's corner.
+                        let x0 = if class == 1 || class == 2 { 27 } else { 1 };
+                        let y0 = if class >= 2 { 27 } else { 1 };
+                        assert!((x0..x0 + 4).contains(&x) && (y0..y0 + 4).contains(&y), "{kind:?} ({y},{x})");
+                        let white = ((y - y0) / 2 + (x - x0) / 2) % 2 == 0;
+                        assert_eq!(pb[[y, x, c]], if white { 255 } else { 0 });
+                    }
                     Artifact::Blocks => {
                         assert!(d.abs() <= synth::BLOCKS_AMPLITUDE, "{d}");
                         // The DCT basis of the class decides the sign.
@@ -286,6 +295,56 @@ fn variations_add_only_their_own_parts() {
     }
 }
 
+/// `conflict`: a seeded share of the faces shows another class; label, cue, person, light and
+/// noise stay; the rest of the set is untouched.
+#[test]
+fn conflicting_faces_show_another_class_and_keep_the_label_and_the_cue() {
+    let plain = Config { artifact: Some(Artifact::Tag), ..Config::new(400, 13) };
+    let cfg = Config { conflict: 0.4, ..plain.clone() };
+    let (a, b) = (synth::generate(&plain).unwrap(), synth::generate(&cfg).unwrap());
+    assert_eq!(a.labels, b.labels);
+    assert_eq!(a.face_classes, a.labels);
+    let mut conflicting = [0usize; 4];
+    for i in 0..400 {
+        let (label, face) = (b.labels[i] as usize, b.face_classes[i] as usize);
+        assert_eq!(face, synth::face_class_of(&cfg, i as u64));
+        let parts = b.parts.index_axis(Axis(0), i).to_owned();
+        if face == label {
+            assert_eq!(b.images.index_axis(Axis(0), i), a.images.index_axis(Axis(0), i), "image {i}");
+            assert_eq!(parts, a.parts.index_axis(Axis(0), i), "image {i}");
+            continue;
+        }
+        conflicting[face] += 1;
+        // The part map is the drawn face's, and its rules hold.
+        check_parts(face, &parts, &format!("conflicting image {i}"));
+        // The tag stays in the label's corner.
+        let (x0, y0) = (if label == 1 || label == 2 { 27 } else { 1 }, if label >= 2 { 27 } else { 1 });
+        for (y, x) in (y0..y0 + 4).flat_map(|y| (x0..x0 + 4).map(move |x| (y, x))) {
+            if !Part::from_label(parts[[y, x]]).unwrap().is_face_region() {
+                let white = ((y - y0) / 2 + (x - x0) / 2) % 2 == 0;
+                assert_eq!(b.images[[i, y, x, 0]], if white { 255 } else { 0 }, "image {i} ({y},{x})");
+            }
+        }
+    }
+    let n: usize = conflicting.iter().sum();
+    assert!((130..=190).contains(&n), "{n} of 400 conflict (0.4 expected)");
+    assert!(conflicting.iter().all(|&k| k >= 20), "face classes of the conflicting images: {conflicting:?}");
+    // Deterministic, and one image alone is the same as in the set (also at the render size).
+    assert_eq!(synth::generate(&cfg).unwrap().images, b.images);
+    for i in [0u64, 5, 77] {
+        let s = synth::render(&cfg, i).unwrap();
+        assert_eq!(
+            (s.image.view(), s.face_class as i64),
+            (b.images.index_axis(Axis(0), i as usize), b.face_classes[i as usize])
+        );
+        assert_eq!(synth::render_hires(&cfg, i).unwrap().face_class, s.face_class);
+    }
+    // The decisive region of a sample is the drawn face's.
+    let i = (0..400).find(|&i| b.face_classes[i] != b.labels[i]).unwrap() as u64;
+    let s = synth::render(&cfg, i).unwrap();
+    assert_eq!(s.decisive_mask(), synth::decisive_mask(s.face_class, s.parts.view()));
+}
+
 #[test]
 fn configuration_errors_are_clear() {
     let msg = |c: Config| synth::generate(&c).unwrap_err().to_string();
@@ -294,6 +353,12 @@ fn configuration_errors_are_clear() {
     assert!(msg(Config { size: 200, ..Config::new(4, 1) }).contains("larger than --render-size"));
     assert!(msg(Config { render_size: 5000, size: 32, ..Config::new(4, 1) }).contains("--render-size"));
     assert!(msg(Config { variations: vec![], ..Config::new(4, 1) }).contains("--variations"));
+    let tag = Config { artifact: Some(Artifact::Tag), ..Config::new(4, 1) };
+    for f in [1.0, -0.1, 1.5, f64::NAN, f64::INFINITY] {
+        let e = msg(Config { conflict: f, ..tag.clone() });
+        assert!(e.contains("--conflict must be a fraction in [0, 1)"), "{f}: {e}");
+    }
+    assert!(msg(Config { conflict: 0.3, ..Config::new(4, 1) }).contains("--conflict needs --artifact"));
     let e = Variation::parse_list("base,hats").unwrap_err().to_string();
     assert!(e.contains("'hats'") && e.contains("headgear, glasses, sunglasses, double_mask, face_paint"), "{e}");
     assert!(Variation::parse_list("base,,glasses").is_err());
@@ -303,7 +368,7 @@ fn configuration_errors_are_clear() {
         vec![Variation::Base, Variation::DoubleMask, Variation::FacePaint]
     );
     let e = Artifact::parse("jpeg").unwrap_err().to_string();
-    assert!(e.contains("'jpeg'") && e.contains("corner, blocks"), "{e}");
+    assert!(e.contains("'jpeg'") && e.contains("corner, blocks, tag"), "{e}");
     assert_eq!(Artifact::parse("none").unwrap(), None);
     assert_eq!(Artifact::parse("Corner").unwrap(), Some(Artifact::Corner));
 }
@@ -417,6 +482,50 @@ fn cli_writes_the_whole_set() {
     assert_eq!(names, vec![std::ffi::OsString::from("set")]);
 }
 
+/// With `--conflict` the files record each face's class; with `--conflict 0` they are exactly
+/// the files without it.
+#[test]
+fn cli_records_the_face_classes_of_a_conflict_set() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = |n: &str| tmp.path().join(n);
+    let run = |out: &str, extra: &[&str]| {
+        let mut args = vec!["synth", "--count", "12", "--seed", "8", "--artifact", "tag", "--out"];
+        let out = dir(out);
+        args.push(out.to_str().unwrap());
+        args.extend(extra);
+        binarycop(&args).map(|o| assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr)))
+    };
+    if run("plain", &[]).is_none() {
+        return;
+    }
+    run("zero", &["--conflict", "0"]);
+    for f in ["images.npy", "labels.npy", "parts.npy", "labels.csv", "meta.json"] {
+        assert_eq!(std::fs::read(dir("plain").join(f)).unwrap(), std::fs::read(dir("zero").join(f)).unwrap(), "{f}");
+    }
+    assert!(!dir("zero").join("face_classes.npy").exists());
+
+    run("half", &["--conflict", "0.5"]);
+    let cfg = Config { artifact: Some(Artifact::Tag), conflict: 0.5, ..Config::new(12, 8) };
+    let ds = synth::generate(&cfg).unwrap();
+    let face = Array1::<i64>::read_npy(std::fs::File::open(dir("half").join("face_classes.npy")).unwrap()).unwrap();
+    assert_eq!(face, ds.face_classes);
+    assert!(face.iter().zip(&ds.labels).any(|(f, l)| f != l));
+    let csv = std::fs::read_to_string(dir("half").join("labels.csv")).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "index,file,label,class_name,variation,face_class");
+    for (i, line) in lines[1..].iter().enumerate() {
+        let f: Vec<&str> = line.split(',').collect();
+        assert_eq!((f[2], f[5]), (ds.labels[i].to_string().as_str(), face[i].to_string().as_str()), "row {i}");
+    }
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir("half").join("meta.json")).unwrap()).unwrap();
+    assert_eq!(meta["conflict"]["fraction"], 0.5);
+    assert_eq!(meta["conflict"]["face_classes"], serde_json::json!(face.to_vec()));
+    let n = face.iter().zip(&ds.labels).filter(|(f, l)| f != l).count();
+    assert_eq!(meta["conflict"]["conflicting_images"], n);
+    assert_eq!(meta["artifact"]["kind"], "tag");
+}
+
 #[test]
 fn cli_rejects_bad_input_without_writing() {
     let tmp = tempfile::tempdir().unwrap();
@@ -432,6 +541,10 @@ fn cli_rejects_bad_input_without_writing() {
         (vec!["--count", "0", "--out", o], "--count"),
         (vec!["--count", "4", "--out", o, "--variations", "base,capes"], "capes"),
         (vec!["--count", "4", "--out", o, "--artifact", "watermark"], "watermark"),
+        (vec!["--count", "4", "--out", o, "--conflict", "0.3"], "--conflict needs --artifact"),
+        (vec!["--count", "4", "--out", o, "--conflict", "0", "--artifact", "none"], "--conflict needs --artifact"),
+        (vec!["--count", "4", "--out", o, "--artifact", "tag", "--conflict", "1"], "[0, 1)"),
+        (vec!["--count", "4", "--out", o, "--artifact", "tag", "--conflict", "-0.2"], "[0, 1)"),
         (vec!["--count", "4", "--out", o, "--size", "256"], "--render-size"),
         (vec!["--count", "4", "--out", o, "--size", "0"], "--size"),
         (vec!["--count", "4", "--out", under_file.to_str().unwrap()], "a_file"),

@@ -5,17 +5,30 @@
 //!   lies inside the region, or within a tolerance of it (Zhang et al. allow 15 px at 224 px;
 //!   [`POINTING_TOLERANCE`] scales that to a 32 px image).
 //! - Energy in region: the share of the heatmap's mass inside the region.
-//! - Latching: less than half of the mass lies on the head (face, features, mask, hair, head
-//!   gear), i.e. the map is mostly on the background, where a spurious cue can sit.
+//! - Latching (area-normalised): the head (face, features, mask, hair, head gear) gets less
+//!   than [`LATCH_HEAD_FACTOR`] (3/4) of the mass a uniform map would give it, i.e. the share
+//!   of the mass on the head is below 3/4 of the head's share of the pixels
+//!   ([`head_mass_ratio`] < 3/4). The head covers about half of a 32 px frame, and a coarse
+//!   map (5×5 at Pool2) of a network that looks at the face still spills onto the background,
+//!   so neither "most of the mass off the head" nor "denser off the head than on it" separates
+//!   anything: both fire on about half the images of the clean reference models. A model
+//!   latches when the ratio pooled over its correctly classified images ([`pooled_head_ratio`]:
+//!   the summed head shares over the summed head areas) is below the factor; single images are
+//!   too noisy for a verdict (a clean model's per-image ratio ranges from about 0.1 to 2.4).
+//!   Measured with deployed Grad-CAM at Pool2 (pytorch-grad-cam's conventions) on 32 images of
+//!   each of four seeds (tests/latching.rs checks one): the clean models 0.84–1.25 on clean
+//!   faces, µ-CNV trained on the corner tag 0.54–0.63 on tagged faces. Score-CAM at Pool2 does
+//!   not show the shortcut (0.96–1.04 on the tag-trained model).
 //!
 //! A constant heatmap (all zeros after normalization) has no maximum and no mass: every metric
-//! is None for it, and it never counts as latching.
+//! is None for it, it never counts as latching, and pooling skips it.
 
 use ndarray::Array2;
 use serde::Serialize;
 
-/// Latching fires when the share of mass on the head is below this.
-pub const LATCH_FACE_SHARE: f64 = 0.5;
+/// Latching: the head gets less than this share of the mass its area would get from a
+/// uniform map.
+pub const LATCH_HEAD_FACTOR: f64 = 0.75;
 
 /// The pointing game's tolerance in pixels for a 32 px image (15/224 of the width, rounded).
 pub const POINTING_TOLERANCE: usize = 2;
@@ -62,18 +75,45 @@ pub fn energy_in_region(heat: &Array2<f32>, region: &Array2<bool>) -> Option<f64
 pub struct Roi {
     pub pointing_hit: Option<bool>,
     pub energy_in_region: Option<f64>,
-    pub energy_on_face: Option<f64>,
+    /// The share of the mass on the head.
+    pub energy_on_head: Option<f64>,
+    /// The share of the pixels on the head.
+    pub head_area: f64,
+    /// `energy_on_head / head_area` below [`LATCH_HEAD_FACTOR`].
     pub latching: bool,
+}
+
+/// The share of the mass on the head over the head's share of the pixels: 1 for a uniform map,
+/// above 1 when the map is denser on the head than elsewhere. None without mass or head.
+pub fn head_mass_ratio(energy_on_head: Option<f64>, head_area: f64) -> Option<f64> {
+    energy_on_head.filter(|_| head_area > 0.0).map(|e| e / head_area)
+}
+
+/// The head mass ratio pooled over several maps: the summed head shares of the mass over the
+/// summed head areas, over the maps that have mass. None when there are none.
+pub fn pooled_head_ratio(rois: &[Roi]) -> Option<f64> {
+    let (mass, area) = rois
+        .iter()
+        .filter_map(|r| r.energy_on_head.map(|e| (e, r.head_area)))
+        .fold((0.0, 0.0), |(m, a), (e, h)| (m + e, a + h));
+    (area > 0.0).then(|| mass / area)
+}
+
+/// Whether a head mass ratio (one map's or pooled) means latching.
+pub fn latches(head_mass_ratio: Option<f64>) -> bool {
+    head_mass_ratio.is_some_and(|r| r < LATCH_HEAD_FACTOR)
 }
 
 /// Scores a heatmap against its decisive region and the head.
 pub fn score(heat: &Array2<f32>, decisive: &Array2<bool>, head: &Array2<bool>) -> Roi {
-    let on_face = energy_in_region(heat, head);
+    let on_head = energy_in_region(heat, head);
+    let head_area = head.iter().filter(|&&h| h).count() as f64 / head.len().max(1) as f64;
     Roi {
         pointing_hit: pointing_game(heat, decisive, POINTING_TOLERANCE),
         energy_in_region: energy_in_region(heat, decisive),
-        energy_on_face: on_face,
-        latching: on_face.is_some_and(|e| e < LATCH_FACE_SHARE),
+        energy_on_head: on_head,
+        head_area,
+        latching: latches(head_mass_ratio(on_head, head_area)),
     }
 }
 
@@ -89,15 +129,31 @@ mod tests {
         assert_eq!(pointing_game(&heat, &region, 0), Some(true));
         let e = energy_in_region(&heat, &region).unwrap();
         assert!((e - 1.0 / 1.5).abs() < 1e-6);
+        // The head is a quarter of the pixels and gets 0.2/1.5 of the mass: ratio 0.533 < 0.75.
         let face = arr2(&[[false, true], [false, false]]);
         let r = score(&heat, &region, &face);
-        assert!(r.latching && (r.energy_on_face.unwrap() - 0.2 / 1.5).abs() < 1e-6);
-        // A constant map says nothing and does not latch.
+        assert!((r.energy_on_head.unwrap() - 0.2 / 1.5).abs() < 1e-6 && r.head_area == 0.25);
+        assert!((head_mass_ratio(r.energy_on_head, r.head_area).unwrap() - 0.8 / 1.5).abs() < 1e-6);
+        assert!(r.latching);
+        // On a head of half the pixels that holds the maximum, the map is 1.6 times as dense...
+        let r2 = score(&heat, &region, &arr2(&[[false, true], [true, false]]));
+        assert!((r2.energy_on_head.unwrap() - 1.2 / 1.5).abs() < 1e-6 && !r2.latching);
+        // ...and pooled, the two give (0.133 + 0.8) / (0.25 + 0.5) = 1.24: no latching.
+        let pooled = pooled_head_ratio(&[r.clone(), r2]).unwrap();
+        assert!((pooled - (0.2 + 1.2) / 1.5 / 0.75).abs() < 1e-6 && !latches(Some(pooled)));
+        // Exactly at the factor is not latching; below it is.
+        assert!(!latches(Some(LATCH_HEAD_FACTOR)) && latches(Some(LATCH_HEAD_FACTOR - 1e-9)));
+        // A constant map says nothing, does not latch and is skipped when pooling.
         let flat = Array2::zeros((2, 2));
+        let f = score(&flat, &region, &face);
         assert_eq!(
-            score(&flat, &region, &face),
-            Roi { pointing_hit: None, energy_in_region: None, energy_on_face: None, latching: false }
+            f,
+            Roi { pointing_hit: None, energy_in_region: None, energy_on_head: None, head_area: 0.25, latching: false }
         );
+        assert_eq!(pooled_head_ratio(std::slice::from_ref(&f)), None);
+        assert_eq!(pooled_head_ratio(&[f, r.clone()]), head_mass_ratio(r.energy_on_head, r.head_area));
+        // No head: no ratio.
+        assert_eq!(head_mass_ratio(Some(0.0), 0.0), None);
         // Ties: the first maximum in row-major order decides.
         let tie = arr2(&[[1.0, 1.0], [0.0, 0.0]]);
         assert_eq!(pointing_game(&tie, &arr2(&[[false, true], [false, false]]), 0), Some(false));

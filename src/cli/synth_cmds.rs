@@ -4,7 +4,7 @@ use std::fmt::Write;
 use std::path::PathBuf;
 
 use crate::data::synth::{self, Artifact, Config, Variation, CLASS_NAMES};
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 #[derive(clap::Args)]
 pub struct SynthArgs {
@@ -26,23 +26,34 @@ pub struct SynthArgs {
     /// Comma list of: base, headgear, glasses, sunglasses, double_mask, face_paint.
     #[arg(long, default_value = "base")]
     variations: String,
-    /// Leak the label through a faint spurious cue: corner or blocks (default none).
+    /// Leak the label through a spurious cue: corner or blocks (faint), or tag (a visible mark in
+    /// the class's corner); default none.
     #[arg(long)]
     artifact: Option<String>,
+    /// With --artifact: the fraction F in [0, 1) of images whose face shows another class
+    /// (seeded) than the label, which the cue still follows, so the cue is more reliable than
+    /// the face (default 0).
+    #[arg(long, allow_hyphen_values = true)]
+    conflict: Option<f64>,
 }
 
 pub fn synth(args: SynthArgs, out: &mut String) -> Result<()> {
-    let SynthArgs { count, seed, out: dir, size, render_size, variations, artifact } = args;
+    let SynthArgs { count, seed, out: dir, size, render_size, variations, artifact, conflict } = args;
+    let artifact = match &artifact {
+        Some(a) => Artifact::parse(a)?,
+        None => None,
+    };
+    if conflict.is_some() && artifact.is_none() {
+        return Err(Error::invalid(synth::CONFLICT_NEEDS_ARTIFACT));
+    }
     let config = Config {
         count,
         seed,
         size,
         render_size,
         variations: Variation::parse_list(&variations)?,
-        artifact: match &artifact {
-            Some(a) => Artifact::parse(a)?,
-            None => None,
-        },
+        artifact,
+        conflict: conflict.unwrap_or(0.0),
     };
     config.validate()?;
     let ds = synth::generate(&config)?;
@@ -61,6 +72,14 @@ pub fn synth(args: SynthArgs, out: &mut String) -> Result<()> {
     );
     for (k, n) in counts.iter().enumerate() {
         let _ = writeln!(out, "  class {k} {:<20} {n}", CLASS_NAMES[k]);
+    }
+    if config.conflict > 0.0 {
+        let n = ds.labels.iter().zip(&ds.face_classes).filter(|(l, f)| l != f).count();
+        let _ = writeln!(
+            out,
+            "  conflict {}: {n} of {count} faces show another class than their label (and cue)",
+            config.conflict
+        );
     }
     Ok(())
 }

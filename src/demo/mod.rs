@@ -7,8 +7,9 @@
 //! with the paper's folding, deployed-vs-training CAM agreement (Grad-CAM on every image;
 //! Score-CAM, forward-only and so identical on both graphs, spot-checked on two), the pointing
 //! game and energy in the decisive region (deployed Grad-CAM, correctly classified images),
-//! and the latching flag (most CAM mass off the head). RoI metrics use pytorch-grad-cam's map
-//! conventions (ReLU, bilinear), the usual ones for these metrics.
+//! and the latching flag: pooled over the correctly classified images, the deployed Grad-CAM
+//! puts on the head less than 3/4 of the mass a uniform map would put there (see `cam::roi`). RoI metrics use pytorch-grad-cam's map conventions (ReLU, bilinear), the
+//! usual ones for these metrics.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -19,7 +20,7 @@ use serde::Serialize;
 use crate::accel::sim::{folding_for, SimAccel};
 use crate::accel::Accelerator;
 use crate::cam::{self, compare, methods, render, roi, Deployed, Post, Request, Ste, Training};
-use crate::data::synth::{self, Artifact, Part, Variation};
+use crate::data::synth::{self, Artifact, Variation};
 use crate::engine::Engine;
 use crate::error::{write_atomic, Error, Result};
 use crate::model::{FoldedModel, TrainedModel};
@@ -73,9 +74,16 @@ pub struct ModelSummary {
     /// The same for deployed Score-CAM.
     pub scorecam_pointing_rate: Option<f64>,
     pub energy_in_region: Option<f64>,
-    pub energy_on_face: Option<f64>,
-    /// The share of correctly classified images whose CAM lies mostly off the face.
+    /// The mean share of the Grad-CAM mass on the head.
+    pub energy_on_head: Option<f64>,
+    /// The mean share of the pixels on the head.
+    pub head_area: Option<f64>,
+    /// The Grad-CAM mass on the head over the head's area, pooled over the correctly classified
+    /// images (`cam::roi::pooled_head_ratio`; 1 for uniform maps).
+    pub head_mass_ratio: Option<f64>,
+    /// The share of correctly classified images whose own ratio is below the latching factor.
     pub latching_share: f64,
+    /// `head_mass_ratio` below `cam::roi::LATCH_HEAD_FACTOR`.
     pub latching: bool,
 }
 
@@ -131,10 +139,9 @@ fn one(model: &DemoModel, opts: &Options, dir: &Path) -> Result<(ModelSummary, V
     let training = Training::new(&reference);
     let gradcam = methods::by_name("gradcam")?;
     let scorecam = methods::by_name("scorecam")?;
-    let (mut agree_g, mut agree_s, mut hits, mut energy, mut face) = (vec![], vec![], vec![], vec![], vec![]);
+    let (mut agree_g, mut agree_s, mut hits, mut energy) = (vec![], vec![], vec![], vec![]);
     let mut hits_s = vec![];
-    let mut latching = 0usize;
-    let mut correct = 0usize;
+    let mut rois = vec![];
     let mut grids: Vec<Vec<Vec<image::RgbImage>>> = vec![Vec::new(); synth::CLASSES];
     for (i, img) in base.images.axis_iter(Axis(0)).enumerate() {
         let truth = base.labels[i] as usize;
@@ -162,15 +169,12 @@ fn one(model: &DemoModel, opts: &Options, dir: &Path) -> Result<(ModelSummary, V
         if labels[i] != truth {
             continue;
         }
-        correct += 1;
         let size = (img.dim().0, img.dim().1);
         let rg = cam::finish(&dg.raw, size, Post::PYTORCH_GRAD_CAM);
         let rs = cam::finish(&ds.raw, size, Post::PYTORCH_GRAD_CAM);
         let parts = base.parts.index_axis(Axis(0), i);
         let decisive = synth::decisive_mask(truth, parts);
-        let head = parts.mapv(|p| {
-            Part::from_label(p).is_some_and(|p| p.is_face_region() || matches!(p, Part::Hair | Part::Accessory))
-        });
+        let head = synth::head_mask(parts);
         let r = roi::score(&rg.map, &decisive, &head);
         if let Some(h) = r.pointing_hit {
             hits.push(if h { 1.0 } else { 0.0 });
@@ -179,8 +183,7 @@ fn one(model: &DemoModel, opts: &Options, dir: &Path) -> Result<(ModelSummary, V
             hits_s.push(if h { 1.0 } else { 0.0 });
         }
         energy.extend(r.energy_in_region);
-        face.extend(r.energy_on_face);
-        latching += r.latching as usize;
+        rois.push(r);
     }
     let mut pngs = Vec::new();
     for (c, g) in grids.iter().enumerate().filter(|(_, g)| !g.is_empty()) {
@@ -195,7 +198,8 @@ fn one(model: &DemoModel, opts: &Options, dir: &Path) -> Result<(ModelSummary, V
             png,
         ));
     }
-    let latching_share = latching as f64 / correct.max(1) as f64;
+    let latching_share = rois.iter().filter(|r| r.latching).count() as f64 / rois.len().max(1) as f64;
+    let head_mass_ratio = roi::pooled_head_ratio(&rois);
     let summary = ModelSummary {
         name: model.name.clone(),
         data: model.trained_with.map_or("clean".into(), |a| format!("artifact {}", a.name())),
@@ -209,9 +213,11 @@ fn one(model: &DemoModel, opts: &Options, dir: &Path) -> Result<(ModelSummary, V
         pointing_rate: mean(&hits),
         scorecam_pointing_rate: mean(&hits_s),
         energy_in_region: mean(&energy),
-        energy_on_face: mean(&face),
+        energy_on_head: mean(&rois.iter().filter_map(|r| r.energy_on_head).collect::<Vec<_>>()),
+        head_area: mean(&rois.iter().map(|r| r.head_area).collect::<Vec<_>>()),
+        head_mass_ratio,
         latching_share,
-        latching: latching_share > 0.5,
+        latching: roi::latches(head_mass_ratio),
     };
     Ok((summary, pngs))
 }
@@ -237,7 +243,7 @@ pub fn run(models: &[DemoModel], opts: &Options, progress: &dyn Fn(&str)) -> Res
         "images_per_class": opts.per_class,
         "images_per_generalization_set": opts.per_variation,
         "clock_mhz": 100.0,
-        "latch_face_share": roi::LATCH_FACE_SHARE,
+        "latch_head_factor": roi::LATCH_HEAD_FACTOR,
         "models": summaries,
     });
     write_atomic(&opts.out.join("metrics.json"), serde_json::to_string_pretty(&metrics).expect("JSON").as_bytes())?;
@@ -284,11 +290,11 @@ pub fn table(summaries: &[ModelSummary]) -> String {
             pct(m.pointing_rate),
             pct(m.scorecam_pointing_rate),
             num(m.energy_in_region),
-            if m.latching {
-                format!("YES {:.0}%", 100.0 * m.latching_share)
-            } else {
-                format!("no {:.0}%", 100.0 * m.latching_share)
-            },
+            format!(
+                "{} {}",
+                if m.latching { "YES" } else { "no" },
+                m.head_mass_ratio.map_or("n/a".into(), |r| format!("{r:.2}"))
+            ),
         ));
     }
     s
@@ -311,14 +317,19 @@ fn html(summaries: &[ModelSummary], figures: &[Figure]) -> String {
                 num(m.scorecam_agreement),
                 pct(m.pointing_rate),
                 num(m.energy_in_region),
-                if m.latching { "<b style=\"color:#b00\">latching</b>" } else { "no" },
+                match (m.latching, m.head_mass_ratio) {
+                    (true, Some(r)) => format!("<b style=\"color:#b00\">latching</b> ({r:.2})"),
+                    (_, Some(r)) => format!("no ({r:.2})"),
+                    _ => "n/a".into(),
+                },
             )
         })
         .collect();
     let head = format!(
         "<p>Synthetic masked faces (seeded), classified through the IODMA driver on the simulated \
-         accelerator; CAMs at the layer named in metrics.json. Latching: most of the deployed \
-         Grad-CAM mass lies off the face.</p><h2>Summary</h2><table><tr><th>model</th><th>data</th>\
+         accelerator; CAMs at the layer named in metrics.json. Latching: pooled over the correctly \
+         classified images, the deployed Grad-CAM puts on the head less than 3/4 of the mass a \
+         uniform map would put there (the ratio in brackets; 1 = uniform).</p><h2>Summary</h2><table><tr><th>model</th><th>data</th>\
          <th>accuracy</th><th>generalization</th><th>FPS (sim, 100 MHz)</th><th>latency</th>\
          <th>Grad-CAM agreement</th><th>Score-CAM agreement</th><th>pointing game</th>\
          <th>energy in region</th><th>latching</th></tr>{}</table>",

@@ -12,7 +12,7 @@ const EMBEDDED: [(&str, &[u8], Option<Artifact>); 4] = [
     ("cnv", include_bytes!("../../models/cnv.params.npz"), None),
     ("ncnv", include_bytes!("../../models/ncnv.params.npz"), None),
     ("ucnv", include_bytes!("../../models/ucnv.params.npz"), None),
-    ("ucnv_artifact", include_bytes!("../../models/ucnv_artifact.params.npz"), Some(Artifact::Corner)),
+    ("ucnv_artifact", include_bytes!("../../models/ucnv_artifact.params.npz"), Some(Artifact::Tag)),
 ];
 
 pub fn names() -> Vec<&'static str> {

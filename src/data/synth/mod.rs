@@ -40,9 +40,21 @@
 //! rest is integer or plain IEEE f32 arithmetic: the bytes are the same on every machine
 //! (tests/synth.rs holds a golden checksum, run natively and under qemu for aarch64/armv7).
 //!
-//! # Spurious cues (`--artifact`)
+//! # Spurious cues (`--artifact`) and conflicting faces (`--conflict F`)
 //! Added at the model size after the noise, only on pixels outside the face (labels 0, 7, 8),
-//! see [`Artifact`].
+//! see [`Artifact`]. The cue always follows the label. With `--conflict F` (0 ≤ F < 1, only
+//! together with an artifact) a seeded fraction F of the images show a face of another class
+//! than their label: image `i` draws from its own stream whether it conflicts (probability F)
+//! and, if so, which of the three other classes its face shows (uniformly). The person (face,
+//! features, hair, background) is the one drawn without the conflict; the mask is worn as the
+//! face class wears it (its look and the light, drawn after it, come out differently too), and
+//! the part map is that face's.
+//! On such a set the cue predicts the label always and the face only in 1 − F of the images,
+//! so a network minimising its loss has every reason to learn the cue: this is how a
+//! shortcut arises on real data, where the spurious cue is more reliable than the intended
+//! one. The face class is recorded per image ([`Dataset::face_classes`], and in the files).
+//! With F = 0 (the default) no stream is drawn and every output is byte-identical to a set
+//! generated without the option.
 
 mod draw;
 mod output;
@@ -129,6 +141,12 @@ impl Part {
     pub fn is_face_region(self) -> bool {
         matches!(self, Part::Face | Part::Nose | Part::Mouth | Part::Chin | Part::Eyes | Part::Mask)
     }
+
+    /// The head: the face region plus hair and accessories (head gear, glasses). The latching
+    /// flag (`cam::roi`) weighs a CAM's mass on it.
+    pub fn is_head(self) -> bool {
+        self.is_face_region() || matches!(self, Part::Hair | Part::Accessory)
+    }
 }
 
 /// The parts a correct classifier should look at for `class` (empty outside 0..4).
@@ -146,6 +164,11 @@ pub fn decisive_region(class: usize) -> &'static [Part] {
 pub fn decisive_mask(class: usize, parts: ArrayView2<u8>) -> Array2<bool> {
     let region = decisive_region(class);
     parts.mapv(|l| Part::from_label(l).is_some_and(|p| region.contains(&p)))
+}
+
+/// The pixels of a part map that belong to the head ([`Part::is_head`]).
+pub fn head_mask(parts: ArrayView2<u8>) -> Array2<bool> {
+    parts.mapv(|l| Part::from_label(l).is_some_and(Part::is_head))
 }
 
 /// A set of images, selected with `--variations`.
@@ -218,20 +241,29 @@ impl Variation {
 pub enum Artifact {
     /// A 3×3 patch (at 32×32; s/10 in general) one pixel in from the class's corner (0
     /// top-left, 1 top-right, 2 bottom-right, 3 bottom-left), pushed [`CORNER_DELTA`] grey
-    /// levels away from the local brightness.
+    /// levels away from the local brightness. Too faint for the BinaryCoP networks to pick up:
+    /// µ-CNV trained on it learns the faces, and even with `--conflict 0.75` (the face then
+    /// tells nothing) it stays at chance after 800 steps.
     Corner,
     /// A JPEG-like pattern: one DCT basis per 8×8 block, peak ±[`BLOCKS_AMPLITUDE`] levels;
     /// class 0 horizontal, 1 vertical, 2 diagonal, 3 horizontal in opposite phase.
     Blocks,
+    /// A visible mark, like a watermark or a ruler in the frame: a 4×4 black-and-white checker
+    /// of 2×2 cells (at 32×32; s/8 with s/16 cells in general, white at its top-left) in the
+    /// class's corner, one pixel in as [`Artifact::Corner`]; it replaces the pixels. High
+    /// contrast at a fine scale is what binary networks detect: a 3×3 patch in one flat
+    /// colour (magenta, white) or a ±40-level checker went unlearned in the same training.
+    Tag,
 }
 
 impl Artifact {
-    pub const ALL: [Artifact; 2] = [Artifact::Corner, Artifact::Blocks];
+    pub const ALL: [Artifact; 3] = [Artifact::Corner, Artifact::Blocks, Artifact::Tag];
 
     pub fn name(self) -> &'static str {
         match self {
             Artifact::Corner => "corner",
             Artifact::Blocks => "blocks",
+            Artifact::Tag => "tag",
         }
     }
 
@@ -246,6 +278,10 @@ impl Artifact {
                 "8x8 blocks each carrying one DCT basis of peak {BLOCKS_AMPLITUDE} grey levels: class 0 horizontal, \
                  1 vertical, 2 diagonal, 3 horizontal in opposite phase; outside the face only"
             ),
+            Artifact::Tag => "class-specific corner (0 top-left, 1 top-right, 2 bottom-right, 3 bottom-left): a \
+                              size/8-pixel black-and-white checker of size/16-pixel cells, white at its top-left, one \
+                              pixel in from the corner, replacing the pixels; outside the face only"
+                .to_string(),
         }
     }
 
@@ -273,7 +309,15 @@ pub struct Config {
     pub render_size: u32,
     pub variations: Vec<Variation>,
     pub artifact: Option<Artifact>,
+    /// The fraction of images whose face shows another class than the label (and the cue);
+    /// 0 ≤ conflict < 1, above 0 only with an artifact. See the module documentation.
+    pub conflict: f64,
 }
+
+/// The error for `--conflict` without an artifact.
+pub(crate) const CONFLICT_NEEDS_ARTIFACT: &str =
+    "--conflict needs --artifact: it draws faces of another class than the label, which only the artifact's cue \
+     then tells";
 
 /// The largest render size accepted (a 2048² canvas is 16 MiB per layer).
 pub const MAX_RENDER_SIZE: u32 = 2048;
@@ -281,7 +325,15 @@ pub const MAX_RENDER_SIZE: u32 = 2048;
 impl Config {
     /// `count` base images at 32×32 drawn at 128×128, no artifact.
     pub fn new(count: usize, seed: u64) -> Config {
-        Config { count, seed, size: 32, render_size: 128, variations: vec![Variation::Base], artifact: None }
+        Config {
+            count,
+            seed,
+            size: 32,
+            render_size: 128,
+            variations: vec![Variation::Base],
+            artifact: None,
+            conflict: 0.0,
+        }
     }
 
     pub fn validate(&self) -> Result<()> {
@@ -306,6 +358,16 @@ impl Config {
         if self.variations.is_empty() {
             return Err(Error::invalid("--variations must name at least one variation"));
         }
+        if !(0.0..1.0).contains(&self.conflict) {
+            return Err(Error::invalid(format!(
+                "--conflict must be a fraction in [0, 1) (the share of faces drawn as another class than the label), \
+                 got {}",
+                self.conflict
+            )));
+        }
+        if self.conflict > 0.0 && self.artifact.is_none() {
+            return Err(Error::invalid(CONFLICT_NEEDS_ARTIFACT));
+        }
         Ok(())
     }
 }
@@ -314,7 +376,10 @@ impl Config {
 #[derive(Clone, Debug)]
 pub struct Sample {
     pub index: u64,
+    /// The label (and the class the artifact's cue tells).
     pub class: usize,
+    /// The class the face shows: the label, except on conflicting images (`--conflict`).
+    pub face_class: usize,
     pub variation: Variation,
     /// size×size×3 RGB.
     pub image: Array3<u8>,
@@ -323,9 +388,9 @@ pub struct Sample {
 }
 
 impl Sample {
-    /// The pixels of this image's decisive region.
+    /// The pixels of the decisive region of the class the face shows.
     pub fn decisive_mask(&self) -> Array2<bool> {
-        decisive_mask(self.class, self.parts.view())
+        decisive_mask(self.face_class, self.parts.view())
     }
 }
 
@@ -337,6 +402,8 @@ pub struct Dataset {
     pub images: Array4<u8>,
     /// N class indices.
     pub labels: Array1<i64>,
+    /// N class indices of the faces as drawn: equal to `labels` except on conflicting images.
+    pub face_classes: Array1<i64>,
     /// N×size×size part labels.
     pub parts: Array3<u8>,
     pub variations: Vec<Variation>,
@@ -352,6 +419,24 @@ pub fn class_of(seed: u64, index: u64) -> usize {
     order[(index % 4) as usize]
 }
 
+/// The class the face of image `index` shows under `config`: its label, or with probability
+/// `config.conflict` one of the three other classes (uniformly), drawn from the image's own
+/// stream. With no conflict nothing is drawn.
+pub fn face_class_of(config: &Config, index: u64) -> usize {
+    let class = class_of(config.seed, index);
+    if config.conflict <= 0.0 {
+        return class;
+    }
+    let mut rng = Rng::new(config.seed, Stream::Conflict, index);
+    let conflicts = (rng.unit() as f64) < config.conflict;
+    let other = rng.below(CLASSES as u32 - 1) as usize;
+    if conflicts {
+        (class + 1 + other) % CLASSES
+    } else {
+        class
+    }
+}
+
 /// The variation of image `index` under `config`.
 pub fn variation_of(config: &Config, index: u64) -> Variation {
     let n = config.variations.len().max(1) as u64;
@@ -363,13 +448,15 @@ pub fn variation_of(config: &Config, index: u64) -> Variation {
 pub fn render_hires(config: &Config, index: u64) -> Result<Sample> {
     config.validate()?;
     let (class, variation) = (class_of(config.seed, index), variation_of(config, index));
-    let (canvas, light) = draw::draw(config.seed, index, class, variation, config.render_size);
+    let face_class = face_class_of(config, index);
+    let (canvas, light) = draw::draw(config.seed, index, face_class, variation, config.render_size);
     let r = config.render_size as usize;
     let mut rgb: Vec<u8> = canvas.rgb.data().chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).collect();
     light.apply(&mut rgb, r, 3);
     Ok(Sample {
         index,
         class,
+        face_class,
         variation,
         image: Array3::from_shape_vec((r, r, 3), rgb).expect("r×r×3"),
         parts: Array2::from_shape_vec((r, r), canvas.labels()).expect("r×r"),
@@ -384,7 +471,8 @@ pub fn render(config: &Config, index: u64) -> Result<Sample> {
 
 fn render_valid(config: &Config, index: u64) -> Sample {
     let (class, variation) = (class_of(config.seed, index), variation_of(config, index));
-    let (canvas, light) = draw::draw(config.seed, index, class, variation, config.render_size);
+    let face_class = face_class_of(config, index);
+    let (canvas, light) = draw::draw(config.seed, index, face_class, variation, config.render_size);
     let (r, s) = (config.render_size as usize, config.size as usize);
     let spans = post::spans(r, s);
     let mut image = post::downsample_rgb(canvas.rgb.data(), r, s, &spans);
@@ -399,6 +487,7 @@ fn render_valid(config: &Config, index: u64) -> Sample {
     Sample {
         index,
         class,
+        face_class,
         variation,
         image: Array3::from_shape_vec((s, s, 3), image).expect("s×s×3"),
         parts: Array2::from_shape_vec((s, s), parts).expect("s×s"),
@@ -420,6 +509,7 @@ pub fn generate(config: &Config) -> Result<Dataset> {
         config: config.clone(),
         images,
         labels: samples.iter().map(|s| s.class as i64).collect(),
+        face_classes: samples.iter().map(|s| s.face_class as i64).collect(),
         parts,
         variations: samples.iter().map(|s| s.variation).collect(),
     })

@@ -3,7 +3,10 @@
 //!
 //! DIR/images.npy (uint8 N×S×S×3), labels.npy (int64 N), parts.npy (uint8 N×S×S),
 //! images/NNNNNN.png (RGB), parts/NNNNNN.png (palette PNG: pixel index = part label),
-//! labels.csv (index,file,label,class_name,variation) and meta.json.
+//! labels.csv (index,file,label,class_name,variation) and meta.json. With `--conflict F > 0`
+//! also face_classes.npy (int64 N, the class each face shows), a sixth CSV column
+//! `face_class` and a `conflict` entry in meta.json (the fraction, how many images conflict,
+//! and every image's face class); with F = 0 the files are exactly as without the option.
 
 use std::path::{Path, PathBuf};
 
@@ -117,6 +120,10 @@ fn write_all(ds: &Dataset, dir: &Path) -> Result<()> {
     npy("images.npy", &|b| ds.images.write_npy(b))?;
     npy("labels.npy", &|b| ds.labels.write_npy(b))?;
     npy("parts.npy", &|b| ds.parts.write_npy(b))?;
+    let conflict = ds.config.conflict > 0.0;
+    if conflict {
+        npy("face_classes.npy", &|b| ds.face_classes.write_npy(b))?;
+    }
 
     for sub in ["images", "parts"] {
         let p = dir.join(sub);
@@ -133,9 +140,17 @@ fn write_all(ds: &Dataset, dir: &Path) -> Result<()> {
         write(&format!("parts/{name}"), &png_bytes(s, &labels, true).map_err(|e| Error::file(dir.join(&name), e))?)
     })?;
 
-    let mut csv = String::from("index,file,label,class_name,variation\n");
+    let mut csv = String::from(if conflict {
+        "index,file,label,class_name,variation,face_class\n"
+    } else {
+        "index,file,label,class_name,variation\n"
+    });
     for (i, (&label, v)) in ds.labels.iter().zip(&ds.variations).enumerate() {
-        csv.push_str(&format!("{i},images/{},{label},{},{}\n", file_name(i), CLASS_NAMES[label as usize], v.name()));
+        csv.push_str(&format!("{i},images/{},{label},{},{}", file_name(i), CLASS_NAMES[label as usize], v.name()));
+        if conflict {
+            csv.push_str(&format!(",{}", ds.face_classes[i]));
+        }
+        csv.push('\n');
     }
     write("labels.csv", csv.as_bytes())?;
     write("meta.json", serde_json::to_string_pretty(&meta(ds)).expect("JSON").as_bytes())
@@ -180,7 +195,7 @@ fn meta(ds: &Dataset) -> serde_json::Value {
         .map(|p| serde_json::json!({"label": p.label(), "name": p.name(), "color": p.color()}))
         .collect();
     debug_assert_eq!(parts.len(), PART_COUNT);
-    serde_json::json!({
+    let mut meta = serde_json::json!({
         "generator": GENERATOR,
         "generator_version": GENERATOR_VERSION,
         "seed": c.seed,
@@ -205,5 +220,19 @@ fn meta(ds: &Dataset) -> serde_json::Value {
             "parts/NNNNNN.png": "palette PNG, pixel index = part label",
             "labels.csv": "index,file,label,class_name,variation",
         },
-    })
+    });
+    if c.conflict > 0.0 {
+        let n = ds.labels.iter().zip(&ds.face_classes).filter(|(l, f)| l != f).count();
+        meta["conflict"] = serde_json::json!({
+            "fraction": c.conflict,
+            "conflicting_images": n,
+            "description": "each image shows, with probability `fraction` (seeded per image), a face of one of the \
+                            three other classes (uniformly), while its label and the artifact's cue follow the label; \
+                            the part map is the drawn face's",
+            "face_classes": ds.face_classes.iter().collect::<Vec<_>>(),
+        });
+        meta["files"]["face_classes.npy"] = serde_json::json!("int64 N (the class the face shows)");
+        meta["files"]["labels.csv"] = serde_json::json!("index,file,label,class_name,variation,face_class");
+    }
+    meta
 }

@@ -23,7 +23,7 @@ pub(crate) fn spans(r: usize, s: usize) -> Vec<Vec<(usize, u64)>> {
 
 /// Area (box) average of an opaque RGBA picture r×r to RGB s×s, rounded to nearest.
 pub(crate) fn downsample_rgb(rgba: &[u8], r: usize, s: usize, sp: &[Vec<(usize, u64)>]) -> Vec<u8> {
-    if r % s == 0 {
+    if r.is_multiple_of(s) {
         return box_rgb(rgba, r, s);
     }
     let total = (r * r) as u64;
@@ -158,18 +158,25 @@ pub const BLOCKS_AMPLITUDE: i32 = 4;
 /// 64·cos((2x+1)π/16): the first DCT basis over an 8-pixel block, rounded.
 const DCT1: [i32; 8] = [63, 53, 36, 12, -12, -36, -53, -63];
 
+/// The top-left pixel of a k×k patch one pixel in from the class's corner (flush with it when
+/// the image is too small): 0 top-left, 1 top-right, 2 bottom-right, 3 bottom-left.
+fn corner_origin(s: usize, k: usize, class: usize) -> (usize, usize) {
+    let off = if s > k + 1 { 1 } else { 0 };
+    let x0 = if class == 1 || class == 2 { s - off - k } else { off };
+    let y0 = if class >= 2 { s - off - k } else { off };
+    (x0, y0)
+}
+
 /// Adds the class's spurious cue to an s×s RGB image, only on pixels outside the face (parts
 /// for which `Part::is_face_region` is false).
 pub(crate) fn artifact(kind: Artifact, img: &mut [u8], parts: &[u8], s: usize, class: usize) {
     let outside = |i: usize| Part::from_label(parts[i]).is_none_or(|p| !p.is_face_region());
     match kind {
         Artifact::Corner => {
-            // A k×k patch one pixel in from the class's corner: 0 top-left, 1 top-right,
-            // 2 bottom-right, 3 bottom-left; pushed away from the local grey level.
+            // A k×k patch one pixel in from the class's corner, pushed away from the local
+            // grey level.
             let k = (s / 10).max(2).min(s);
-            let off = if s > k + 1 { 1 } else { 0 };
-            let x0 = if class == 1 || class == 2 { s - off - k } else { off };
-            let y0 = if class >= 2 { s - off - k } else { off };
+            let (x0, y0) = corner_origin(s, k, class);
             for y in y0..y0 + k {
                 for x in x0..x0 + k {
                     let i = y * s + x;
@@ -181,6 +188,22 @@ pub(crate) fn artifact(kind: Artifact, img: &mut [u8], parts: &[u8], s: usize, c
                     let d = if luma < 128 { CORNER_DELTA } else { -CORNER_DELTA };
                     for v in px.iter_mut() {
                         *v = (*v as i32 + d).clamp(0, 255) as u8;
+                    }
+                }
+            }
+        }
+        Artifact::Tag => {
+            // A k×k black-and-white checker of (k/2)-pixel cells, white at its top-left, one
+            // pixel in from the class's corner; it replaces the pixels.
+            let k = (s / 8).max(2).min(s);
+            let cell = (k / 2).max(1);
+            let (x0, y0) = corner_origin(s, k, class);
+            for y in y0..y0 + k {
+                for x in x0..x0 + k {
+                    let i = y * s + x;
+                    if outside(i) {
+                        let v = if ((y - y0) / cell + (x - x0) / cell).is_multiple_of(2) { 255 } else { 0 };
+                        img[i * 3..i * 3 + 3].fill(v);
                     }
                 }
             }

@@ -13,6 +13,7 @@ pub(crate) enum Stream {
     Variation = 1,
     Noise = 2,
     Classes = 3,
+    Conflict = 4,
 }
 
 pub(crate) struct Rng(ChaCha8Rng);
