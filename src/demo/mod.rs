@@ -8,8 +8,12 @@
 //! Score-CAM, forward-only and so identical on both graphs, spot-checked on two), the pointing
 //! game and energy in the decisive region (deployed Grad-CAM, correctly classified images),
 //! and the latching flag: pooled over the correctly classified images, the deployed Grad-CAM
-//! puts on the head less than 3/4 of the mass a uniform map would put there (see `cam::roi`). RoI metrics use pytorch-grad-cam's map conventions (ReLU, bilinear), the
-//! usual ones for these metrics.
+//! puts on the head less than 3/4 of the mass a uniform map would put there (see `cam::roi`).
+//! The pointing game is also scored for Score-CAM and for [`FINE`]: deployed LayerCAM at the
+//! first conv block with the identity STE, the best combination examples/pointing_game.rs
+//! found (Grad-CAM's channel-averaged gradients cancel in these binary networks; element-wise
+//! gradient × activation at a fine layer localizes). RoI metrics use pytorch-grad-cam's map
+//! conventions (ReLU, bilinear), the usual ones for these metrics.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -27,6 +31,9 @@ use crate::model::{FoldedModel, TrainedModel};
 use crate::reference::Reference;
 
 pub mod models;
+
+/// The fine-grained map scored next to Grad-CAM: (method, layer, STE).
+pub const FINE: (&str, &str, Ste) = ("layercam", "Conv1_2", Ste::Identity);
 
 /// A model to demonstrate, and the spurious cue it was trained with (if any).
 pub struct DemoModel {
@@ -73,6 +80,8 @@ pub struct ModelSummary {
     pub pointing_rate: Option<f64>,
     /// The same for deployed Score-CAM.
     pub scorecam_pointing_rate: Option<f64>,
+    /// The same for the [`FINE`] map (deployed LayerCAM, identity STE, Conv1_2).
+    pub layercam_pointing_rate: Option<f64>,
     pub energy_in_region: Option<f64>,
     /// The mean share of the Grad-CAM mass on the head.
     pub energy_on_head: Option<f64>,
@@ -139,8 +148,15 @@ fn one(model: &DemoModel, opts: &Options, dir: &Path) -> Result<(ModelSummary, V
     let training = Training::new(&reference);
     let gradcam = methods::by_name("gradcam")?;
     let scorecam = methods::by_name("scorecam")?;
+    let fine = Request {
+        layer: folded.topology.find_layer(FINE.1)?,
+        method: methods::by_name(FINE.0)?,
+        class: None,
+        ste: FINE.2,
+        post: Post::PYTORCH_GRAD_CAM,
+    };
     let (mut agree_g, mut agree_s, mut hits, mut energy) = (vec![], vec![], vec![], vec![]);
-    let mut hits_s = vec![];
+    let (mut hits_s, mut hits_l) = (vec![], vec![]);
     let mut rois = vec![];
     let mut grids: Vec<Vec<Vec<image::RgbImage>>> = vec![Vec::new(); synth::CLASSES];
     for (i, img) in base.images.axis_iter(Axis(0)).enumerate() {
@@ -149,6 +165,7 @@ fn one(model: &DemoModel, opts: &Options, dir: &Path) -> Result<(ModelSummary, V
         let dg = cam::compute(&deployed, img, &seed_req(gradcam))?;
         let tg = cam::compute(&training, img, &seed_req(gradcam))?;
         let ds = cam::compute(&deployed, img, &seed_req(scorecam))?;
+        let dl = cam::compute(&deployed, img, &Request { class: Some(labels[i]), ..fine })?;
         if let Some(p) = compare::similarity(&dg.heatmap.map, &tg.heatmap.map).pearson {
             agree_g.push(p);
         }
@@ -165,6 +182,7 @@ fn one(model: &DemoModel, opts: &Options, dir: &Path) -> Result<(ModelSummary, V
             tile(&dg.heatmap.map),
             tile(&tg.heatmap.map),
             tile(&ds.heatmap.map),
+            tile(&dl.heatmap.map),
         ]);
         if labels[i] != truth {
             continue;
@@ -182,18 +200,23 @@ fn one(model: &DemoModel, opts: &Options, dir: &Path) -> Result<(ModelSummary, V
         if let Some(h) = roi::score(&rs.map, &decisive, &head).pointing_hit {
             hits_s.push(if h { 1.0 } else { 0.0 });
         }
+        if let Some(h) = roi::pointing_game(&dl.heatmap.map, &decisive, roi::POINTING_TOLERANCE) {
+            hits_l.push(if h { 1.0 } else { 0.0 });
+        }
         energy.extend(r.energy_in_region);
         rois.push(r);
     }
     let mut pngs = Vec::new();
     for (c, g) in grids.iter().enumerate().filter(|(_, g)| !g.is_empty()) {
-        let png = render::png_bytes(&render::grid(g, 4))?;
+        let png = render::png_bytes(&render::grid(g, 5))?;
         write_atomic(&dir.join(format!("{}_class{c}.png", model.name)), &png)?;
         pngs.push((
             format!(
-                "{}: {} (raw | deployed Grad-CAM | training Grad-CAM | deployed Score-CAM)",
+                "{}: {} (raw | deployed Grad-CAM | training Grad-CAM | deployed Score-CAM | deployed LayerCAM at {}, \
+                 identity STE)",
                 model.name,
-                synth::CLASS_NAMES[c]
+                synth::CLASS_NAMES[c],
+                FINE.1
             ),
             png,
         ));
@@ -212,6 +235,7 @@ fn one(model: &DemoModel, opts: &Options, dir: &Path) -> Result<(ModelSummary, V
         scorecam_agreement: mean(&agree_s),
         pointing_rate: mean(&hits),
         scorecam_pointing_rate: mean(&hits_s),
+        layercam_pointing_rate: mean(&hits_l),
         energy_in_region: mean(&energy),
         energy_on_head: mean(&rois.iter().filter_map(|r| r.energy_on_head).collect::<Vec<_>>()),
         head_area: mean(&rois.iter().map(|r| r.head_area).collect::<Vec<_>>()),
@@ -240,6 +264,7 @@ pub fn run(models: &[DemoModel], opts: &Options, progress: &dyn Fn(&str)) -> Res
     let metrics = serde_json::json!({
         "seed": opts.seed,
         "layer": opts.layer,
+        "fine_map": {"method": FINE.0, "layer": FINE.1, "ste": "identity"},
         "images_per_class": opts.per_class,
         "images_per_generalization_set": opts.per_variation,
         "clock_mhz": 100.0,
@@ -261,7 +286,7 @@ fn num(v: Option<f64>) -> String {
 /// The stdout summary table.
 pub fn table(summaries: &[ModelSummary]) -> String {
     let mut s = format!(
-        "{:<14} {:<15} {:>6} {:>9} {:>11} {:>10} {:>8} {:>8} {:>9} {:>9} {:>8} {:>9}\n",
+        "{:<14} {:<15} {:>6} {:>9} {:>11} {:>10} {:>8} {:>8} {:>9} {:>9} {:>9} {:>8} {:>9}\n",
         "model",
         "data",
         "acc",
@@ -272,13 +297,14 @@ pub fn table(summaries: &[ModelSummary]) -> String {
         "SC agr.",
         "GC point",
         "SC point",
+        "LC point",
         "energy",
         "latching"
     );
     for m in summaries {
         let gen = mean(&m.generalization.values().copied().collect::<Vec<_>>());
         s.push_str(&format!(
-            "{:<14} {:<15} {:>6} {:>9} {:>11.1} {:>7.0} µs {:>8} {:>8} {:>9} {:>9} {:>8} {:>9}\n",
+            "{:<14} {:<15} {:>6} {:>9} {:>11.1} {:>7.0} µs {:>8} {:>8} {:>9} {:>9} {:>9} {:>8} {:>9}\n",
             m.name,
             m.data,
             pct(Some(m.accuracy)),
@@ -289,6 +315,7 @@ pub fn table(summaries: &[ModelSummary]) -> String {
             num(m.scorecam_agreement),
             pct(m.pointing_rate),
             pct(m.scorecam_pointing_rate),
+            pct(m.layercam_pointing_rate),
             num(m.energy_in_region),
             format!(
                 "{} {}",
@@ -306,7 +333,7 @@ fn html(summaries: &[ModelSummary], figures: &[Figure]) -> String {
         .map(|m| {
             let gens: Vec<String> = m.generalization.iter().map(|(k, v)| format!("{k} {:.0}%", 100.0 * v)).collect();
             format!(
-                "<tr><th>{}</th><td>{}</td><td>{}</td><td>{}</td><td>{:.1}</td><td>{:.0} µs</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><th>{}</th><td>{}</td><td>{}</td><td>{}</td><td>{:.1}</td><td>{:.0} µs</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 m.name,
                 m.data,
                 pct(Some(m.accuracy)),
@@ -316,6 +343,7 @@ fn html(summaries: &[ModelSummary], figures: &[Figure]) -> String {
                 num(m.gradcam_agreement),
                 num(m.scorecam_agreement),
                 pct(m.pointing_rate),
+                pct(m.layercam_pointing_rate),
                 num(m.energy_in_region),
                 match (m.latching, m.head_mass_ratio) {
                     (true, Some(r)) => format!("<b style=\"color:#b00\">latching</b> ({r:.2})"),
@@ -331,7 +359,8 @@ fn html(summaries: &[ModelSummary], figures: &[Figure]) -> String {
          classified images, the deployed Grad-CAM puts on the head less than 3/4 of the mass a \
          uniform map would put there (the ratio in brackets; 1 = uniform).</p><h2>Summary</h2><table><tr><th>model</th><th>data</th>\
          <th>accuracy</th><th>generalization</th><th>FPS (sim, 100 MHz)</th><th>latency</th>\
-         <th>Grad-CAM agreement</th><th>Score-CAM agreement</th><th>pointing game</th>\
+         <th>Grad-CAM agreement</th><th>Score-CAM agreement</th><th>pointing game (Grad-CAM)</th>\
+         <th>pointing game (LayerCAM, Conv1_2, identity STE)</th>\
          <th>energy in region</th><th>latching</th></tr>{}</table>",
         rows.join("")
     );
