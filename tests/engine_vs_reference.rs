@@ -17,6 +17,24 @@ fn presets_match_the_reference_at_every_layer() {
     }
 }
 
+/// A first layer whose K·max|code| exceeds i16 runs the portable i32 lanes; one that fits runs
+/// the kernels' i16 lanes (the presets). Both must match.
+#[test]
+fn a_wide_first_layer_matches_the_reference() {
+    let layers = vec![
+        LayerSpec::Fc { name: "f0".into(), out_features: 70 },
+        LayerSpec::Fc { name: "out".into(), out_features: 4 },
+    ];
+    let t = Topology { name: "wide".into(), input: Shape::new(16, 16, 3), layers };
+    let k = t.resolve().unwrap()[0].fan_in();
+    for seed in [5, 6] {
+        let m = random_model(&t, seed, seed == 6).unwrap();
+        let max_code = FoldedModel::fold(&m).unwrap().input_quant.table().iter().map(|&v| (v as i32).abs()).max();
+        assert!(k as i32 * max_code.unwrap() > i16::MAX as i32, "K {k}, max |code| {max_code:?}");
+        common::check_model(&m, &common::images(3, 16, 16, 3, seed as u32));
+    }
+}
+
 #[test]
 fn random_models_have_mixed_activations() {
     // A differential test on constant maps would check nothing: each layer must be mixed.
