@@ -161,15 +161,16 @@ impl Kernel for Avx2 {
     fn lanes(&self) -> usize {
         4
     }
-    // SAFETY (the three blocks below): this kernel is only handed out by `detect` after the
-    // CPU reported AVX2.
     fn xor_popcount_rows(&self, x: &[u64], w: &[u64], out: &mut [u32]) {
+        // SAFETY: `detect` hands out this kernel only after the CPU reported AVX2.
         unsafe { rows_avx2(x, w, out) }
     }
     fn pm1_dot_i16(&self, window: &[i16], plus: &[i16], acc: &mut [i32]) {
+        // SAFETY: as above, AVX2 is present.
         unsafe { pm1_dot_avx2(window, plus, acc) }
     }
     fn threshold(&self, acc: &[i32], t: &[i32], bits: &mut [u64]) {
+        // SAFETY: as above, AVX2 is present.
         unsafe { threshold_avx2(acc, t, bits) }
     }
 }
@@ -257,15 +258,17 @@ impl Kernel for Avx512 {
     fn lanes(&self) -> usize {
         8
     }
-    // SAFETY (the three blocks below): this kernel is only handed out by `detect` after the
-    // CPU reported AVX-512F, AVX-512BW and VPOPCNTDQ.
     fn xor_popcount_rows(&self, x: &[u64], w: &[u64], out: &mut [u32]) {
+        // SAFETY: `detect` hands out this kernel only after the CPU reported AVX-512F,
+        // AVX-512BW and VPOPCNTDQ.
         unsafe { rows_avx512(x, w, out) }
     }
     fn pm1_dot_i16(&self, window: &[i16], plus: &[i16], acc: &mut [i32]) {
+        // SAFETY: as above, AVX-512F and AVX-512BW are present.
         unsafe { pm1_dot_avx512(window, plus, acc) }
     }
     fn threshold(&self, acc: &[i32], t: &[i32], bits: &mut [u64]) {
+        // SAFETY: as above, AVX-512F is present.
         unsafe { threshold_avx512(acc, t, bits) }
     }
 }
