@@ -33,7 +33,7 @@ use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use binarycop_hw::dma::{DmaBuffer, HostBuffer};
-use binarycop_hw::driver::IoShape;
+use binarycop_hw::driver::{DriverConfig, DriverError, IoShape, IodmaDriver};
 use binarycop_hw::mmio::{check_access, Mmio, MmioError};
 use binarycop_hw::packing::DataType;
 use binarycop_hw::regs::{self, Control, ControlValue};
@@ -510,6 +510,18 @@ impl SimDevice {
         Ok(())
     }
 
+    /// The IODMA driver on this device's two windows, with buffers from [`SimDevice::alloc`],
+    /// for output frames of `output`.
+    pub fn driver(
+        &self,
+        ibuf: HostBuffer,
+        obuf: HostBuffer,
+        output: IoShape,
+        cfg: DriverConfig,
+    ) -> Result<IodmaDriver<SimWindow, HostBuffer>, DriverError> {
+        IodmaDriver::new(self.window(Dma::Idma), self.window(Dma::Odma), ibuf, obuf, self.input_shape(), output, cfg)
+    }
+
     /// Packed UINT8 input frames: H·W rows of C bytes.
     pub fn input_shape(&self) -> IoShape {
         let (h, w, c) = self.st().graph.input;
@@ -613,7 +625,6 @@ impl Mmio for SimWindow {
 mod tests {
     use std::time::{Duration, Instant};
 
-    use binarycop_hw::driver::{DriverConfig, DriverError, IodmaDriver};
     use binarycop_hw::folding::FoldingConfig;
 
     use super::*;
@@ -724,15 +735,7 @@ mod tests {
 
     impl Rig {
         fn driver(&self, out: IoShape, cfg: DriverConfig) -> Result<IodmaDriver<SimWindow, HostBuffer>, DriverError> {
-            IodmaDriver::new(
-                self.dev.window(Dma::Idma),
-                self.dev.window(Dma::Odma),
-                self.ibuf.clone(),
-                self.obuf.clone(),
-                self.dev.input_shape(),
-                out,
-                cfg,
-            )
+            self.dev.driver(self.ibuf.clone(), self.obuf.clone(), out, cfg)
         }
     }
 

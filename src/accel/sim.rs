@@ -11,7 +11,7 @@ use std::time::Duration;
 use binarycop_hw::dma::{DmaBuffer, HostBuffer};
 use binarycop_hw::driver::{DriverConfig, DriverError, IoShape, IodmaDriver};
 use binarycop_hw::folding::FoldingConfig;
-use binarycop_sim::device::{DeviceConfig, Dma, SimDevice, SimWindow};
+use binarycop_sim::device::{DeviceConfig, SimDevice, SimWindow};
 use ndarray::{Array4, ArrayView4};
 
 use super::{check_batch, check_taps, frames, Accelerator, Outputs, Tap};
@@ -154,15 +154,7 @@ impl Inner {
         out: IoShape,
         cfg: DriverConfig,
     ) -> std::result::Result<IodmaDriver<SimWindow, HostBuffer>, DriverError> {
-        IodmaDriver::new(
-            self.dev.window(Dma::Idma),
-            self.dev.window(Dma::Odma),
-            self.ibuf.clone(),
-            self.obuf.clone(),
-            self.dev.input_shape(),
-            out,
-            cfg,
-        )
+        self.dev.driver(self.ibuf.clone(), self.obuf.clone(), out, cfg)
     }
 
     /// Runs the frames with odma0 on `node` (None: LabelSelect); the unpacked output values.

@@ -14,14 +14,33 @@ use crate::error::{write_atomic, Error, Result};
 use crate::lower;
 use crate::model::{self, random::random_model, FoldedModel, Topology};
 
+/// The model of the three commands here.
 #[derive(clap::Args)]
-pub struct SimulateArgs {
+pub struct SimModelArgs {
     /// A model file (.onnx, artifact or parameter .npz), or a preset (cnv, ncnv, ucnv) for a
     /// random model of that topology: timing and estimates do not depend on the weights.
     #[arg(long)]
     model: String,
     #[command(flatten)]
     topo: TopologyArgs,
+}
+
+impl SimModelArgs {
+    /// The model from its file, or a random one of the preset's topology.
+    fn load(&self) -> Result<FoldedModel> {
+        let lower = self.model.to_ascii_lowercase();
+        if model::topology::PRESETS.contains(&lower.as_str()) && !Path::new(&self.model).exists() {
+            let t = Topology::preset(&lower, self.topo.classes)?;
+            return FoldedModel::fold(&random_model(&t, 0, false)?);
+        }
+        Ok(model::load_with(Path::new(&self.model), topology_of(&self.topo)?)?.folded)
+    }
+}
+
+#[derive(clap::Args)]
+pub struct SimulateArgs {
+    #[command(flatten)]
+    model: SimModelArgs,
     /// A FINN folding_config.json, or a preset name (cnv, ncnv, ucnv) for the paper's folding.
     #[arg(long)]
     folding: String,
@@ -43,16 +62,6 @@ pub struct SimulateArgs {
     json: bool,
 }
 
-/// A model from a file or a preset name.
-fn model_of(spec: &str, topo: &TopologyArgs) -> Result<FoldedModel> {
-    let lower = spec.to_ascii_lowercase();
-    if model::topology::PRESETS.contains(&lower.as_str()) && !Path::new(spec).exists() {
-        let t = Topology::preset(&lower, topo.classes)?;
-        return FoldedModel::fold(&random_model(&t, 0, false)?);
-    }
-    Ok(model::load_with(Path::new(spec), topology_of(topo)?)?.folded)
-}
-
 /// A folding config from a file or a preset name.
 fn folding_of(spec: &str) -> Result<FoldingConfig> {
     if !Path::new(spec).exists() {
@@ -71,20 +80,20 @@ fn lower_with(m: &FoldedModel, folding: &str) -> Result<lower::Lowered> {
 }
 
 pub fn simulate(args: SimulateArgs, out: &mut String) -> Result<()> {
-    let SimulateArgs { model, topo, folding, clock_mhz, frames, fifo_depth, swu, json } = args;
+    let SimulateArgs { model, folding, clock_mhz, frames, fifo_depth, swu, json } = args;
     if !(clock_mhz.is_finite() && clock_mhz > 0.0) {
         return Err(Error::invalid(format!("--clock-mhz must be positive, got {clock_mhz}")));
     }
     if !(1..=1000).contains(&frames) {
         return Err(Error::invalid(format!("--frames must be between 1 and 1000, got {frames}")));
     }
-    let m = model_of(&model, &topo)?;
+    let m = model.load()?;
     let mut low = lower_with(&m, &folding)?;
     low.graph.set_swu_hls_loop(swu == "hls");
     low.set_fifo_depth(&fifo_depth.as_deref().map_or(Ok(lower::FifoDepth::Config), str::parse)?)?;
     let r = low.timing(frames, clock_mhz)?;
     if json {
-        let v = report_json(&r, &model, &folding, &m.topology.name);
+        let v = report_json(&r, &model.model, &folding, &m.topology.name);
         let _ = writeln!(out, "{}", serde_json::to_string_pretty(&v).expect("JSON"));
     } else {
         out.push_str(&report_text(&r, &m.topology.name, &folding));
@@ -174,11 +183,8 @@ fn board_of(name: &str) -> Result<boards::Board> {
 
 #[derive(clap::Args)]
 pub struct ExportHwArgs {
-    /// A model file, or a preset name for a random model of that topology.
-    #[arg(long)]
-    model: String,
     #[command(flatten)]
-    topo: TopologyArgs,
+    model: SimModelArgs,
     /// A FINN folding_config.json, or a preset name (cnv, ncnv, ucnv) for the paper's folding.
     #[arg(long)]
     folding: String,
@@ -200,13 +206,13 @@ pub struct ExportHwArgs {
 }
 
 pub fn export_hw(args: ExportHwArgs, out: &mut String) -> Result<()> {
-    let ExportHwArgs { model, topo, folding, out: dir, board, clock_mhz, target_fps, fifo_depth } = args;
+    let ExportHwArgs { model, folding, out: dir, board, clock_mhz, target_fps, fifo_depth } = args;
     let board = board_of(&board)?;
     let clock = clock_mhz.unwrap_or(board.clock_mhz);
     if !(clock.is_finite() && clock > 0.0) {
         return Err(Error::invalid(format!("--clock-mhz must be positive, got {clock}")));
     }
-    let m = model_of(&model, &topo)?;
+    let m = model.load()?;
     let mut low = lower_with(&m, &folding)?;
     low.set_fifo_depth(&fifo_depth.as_deref().map_or(Ok(lower::FifoDepth::Config), str::parse)?)?;
     let fps = target_fps.unwrap_or_else(|| report::fps(clock, low.graph.max_exp_cycles() as f64));
@@ -229,11 +235,8 @@ pub fn export_hw(args: ExportHwArgs, out: &mut String) -> Result<()> {
 
 #[derive(clap::Args)]
 pub struct FoldSearchArgs {
-    /// A model file, or a preset name for a random model of that topology.
-    #[arg(long)]
-    model: String,
     #[command(flatten)]
-    topo: TopologyArgs,
+    model: SimModelArgs,
     /// The board whose LUT and BRAM budget the folding must fit.
     #[arg(long, default_value = "pynq-z1")]
     board: String,
@@ -256,7 +259,7 @@ pub struct FoldSearchArgs {
 }
 
 pub fn fold_search(args: FoldSearchArgs, out: &mut String) -> Result<()> {
-    let FoldSearchArgs { model, topo, board, target_fps, clock_mhz, max_util, mvau_wwidth_max, out: dest, json } = args;
+    let FoldSearchArgs { model, board, target_fps, clock_mhz, max_util, mvau_wwidth_max, out: dest, json } = args;
     let board = board_of(&board)?;
     let clock = clock_mhz.unwrap_or(board.clock_mhz);
     if !(clock.is_finite() && clock > 0.0) {
@@ -271,7 +274,7 @@ pub fn fold_search(args: FoldSearchArgs, out: &mut String) -> Result<()> {
     if mvau_wwidth_max == 0 {
         return Err(Error::invalid("--mvau-wwidth-max must be positive"));
     }
-    let m = model_of(&model, &topo)?;
+    let m = model.load()?;
     let layers = lower::layers(&m)?;
     let t = m.topology.input;
     // FINN: target cycles per frame = int(10⁹ / clk_ns / target_fps).

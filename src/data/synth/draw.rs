@@ -7,7 +7,7 @@
 
 use tiny_skia::{FillRule, Mask, Path, PathBuilder, Transform};
 
-use super::paint::{oval, poly, quad, rect, smooth, Canvas, Rgb, CIRCLE16};
+use super::paint::{oval, poly, quad, rect, smooth, smooth_ring, Canvas, Rgb, CIRCLE16};
 use super::post::Light;
 use super::rng::{Rng, Stream};
 use super::{Part, Variation};
@@ -1204,15 +1204,7 @@ fn draw_hijab(ctx: &mut Ctx, var: &mut Rng, f: &Feat) {
     inner.extend(right.iter().rev().map(|&(x, y)| (-x, y)));
     let mut pb = PathBuilder::new();
     for ring in [&outer[..], &inner[..]] {
-        let n = ring.len();
-        let mid = |a: (f32, f32), b: (f32, f32)| ((a.0 + b.0) * 0.5, (a.1 + b.1) * 0.5);
-        let s = mid(ring[n - 1], ring[0]);
-        pb.move_to(s.0, s.1);
-        for i in 0..n {
-            let m = mid(ring[i], ring[(i + 1) % n]);
-            pb.quad_to(ring[i].0, ring[i].1, m.0, m.1);
-        }
-        pb.close();
+        smooth_ring(&mut pb, ring);
     }
     let Some(p) = pb.finish() else { return };
     ctx.c.fill_rule(&p, col, FillRule::EvenOdd, t);

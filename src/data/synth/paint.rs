@@ -143,12 +143,18 @@ pub(crate) fn rect(x0: f32, y0: f32, x1: f32, y1: f32) -> Option<Path> {
 /// A closed smooth curve through the midpoints of the polygon `pts` (a quadratic B-spline),
 /// the polygon's corners acting as control points.
 pub(crate) fn smooth(pts: &[(f32, f32)]) -> Option<Path> {
-    let n = pts.len();
-    if n < 3 {
+    if pts.len() < 3 {
         return None;
     }
-    let mid = |a: (f32, f32), b: (f32, f32)| ((a.0 + b.0) * 0.5, (a.1 + b.1) * 0.5);
     let mut pb = PathBuilder::new();
+    smooth_ring(&mut pb, pts);
+    pb.finish()
+}
+
+/// Adds [`smooth`]'s closed curve through `pts` (at least one point) to `pb` as one subpath.
+pub(crate) fn smooth_ring(pb: &mut PathBuilder, pts: &[(f32, f32)]) {
+    let n = pts.len();
+    let mid = |a: (f32, f32), b: (f32, f32)| ((a.0 + b.0) * 0.5, (a.1 + b.1) * 0.5);
     let start = mid(pts[n - 1], pts[0]);
     pb.move_to(start.0, start.1);
     for i in 0..n {
@@ -156,7 +162,6 @@ pub(crate) fn smooth(pts: &[(f32, f32)]) -> Option<Path> {
         pb.quad_to(pts[i].0, pts[i].1, m.0, m.1);
     }
     pb.close();
-    pb.finish()
 }
 
 /// A polyline (closed or open).
