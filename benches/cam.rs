@@ -2,6 +2,10 @@
 //! trace and the backward pass), training-graph Grad-CAM (the f32 route) on the same image,
 //! Score-CAM with its masked forward passes (one per distinct channel) on one core and on all
 //! cores, and one engine forward pass for scale. Model and image: tests/fixtures/cnv_random.
+//! With BINARYCOP_TOOLBOX_PYTHON set, it then times pytorch-grad-cam on the same model and
+//! image (python/bench_pytorch_grad_cam.py) and prints the ratios.
+
+mod common;
 
 use std::hint::black_box;
 
@@ -50,8 +54,44 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
+/// Times pytorch-grad-cam on the same model and image with python/bench_pytorch_grad_cam.py,
+/// when BINARYCOP_TOOLBOX_PYTHON names a python with torch, brevitas and pytorch-grad-cam.
+fn pytorch_grad_cam() -> Option<serde_json::Value> {
+    let python = std::env::var("BINARYCOP_TOOLBOX_PYTHON").ok()?;
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("python/bench_pytorch_grad_cam.py");
+    let out = std::process::Command::new(&python).arg(&script).arg("--json").output();
+    match out {
+        Ok(o) if o.status.success() => {
+            serde_json::from_slice(o.stdout.trim_ascii_end().rsplit(|&b| b == b'\n').next()?).ok()
+        }
+        Ok(o) => {
+            eprintln!("{}: {}", script.display(), String::from_utf8_lossy(&o.stderr).lines().last().unwrap_or(""));
+            None
+        }
+        Err(e) => {
+            eprintln!("cannot run {python}: {e}");
+            None
+        }
+    }
+}
+
 fn main() {
     let mut c = Criterion::default().configure_from_args();
     bench(&mut c);
     c.final_summary();
+    let Some(pgc) = pytorch_grad_cam() else {
+        println!("\nset BINARYCOP_TOOLBOX_PYTHON to time pytorch-grad-cam on the same model and image");
+        return;
+    };
+    println!("\nagainst torch (forward) and pytorch-grad-cam, one torch thread, same model and image, this run:");
+    for (ours, theirs) in [
+        ("engine_forward_1core", "forward_ms"),
+        ("gradcam_deployed_1core", "gradcam_ms"),
+        ("scorecam_deployed_1core", "scorecam_ms"),
+        ("scorecam_deployed_all_cores", "scorecam_ms"),
+    ] {
+        if let (Some(ns), Some(ms)) = (common::mean_ns(&format!("cam_cnv_pool2/{ours}")), pgc[theirs].as_f64()) {
+            println!("{ours:<28} {:>9.3} ms   toolbox {ms:>8.2} ms   {:>6.1}x", ns / 1e6, ms / (ns / 1e6));
+        }
+    }
 }

@@ -8,6 +8,8 @@
 //!   lock, driver set-up per call).
 //! - `sim_backend_end_to_end/64`: the `sim` backend with the cycle-level dataflow; images/s.
 
+mod common;
+
 use std::hint::black_box;
 
 use binarycop::accel::{Accelerator, SimAccel, SimAccelConfig};
@@ -73,22 +75,15 @@ fn bench(c: &mut Criterion, m: &FoldedModel) {
     g.finish();
 }
 
-fn mean_ns(dir: &str, group: &str, id: usize) -> Option<f64> {
-    let p = format!("{dir}/criterion/{group}/{id}/new/estimates.json");
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(p).ok()?).ok()?;
-    v["mean"]["point_estimate"].as_f64()
-}
-
 fn main() {
     let topo = Topology::preset("cnv", 4).expect("preset");
     let m = FoldedModel::fold(&random_model(&topo, 1, false).expect("random model")).expect("fold");
     let mut c = Criterion::default().configure_from_args();
     bench(&mut c, &m);
     c.final_summary();
-    let dir = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
     for group in ["driver_overhead", "sim_backend_overhead"] {
         for n in BATCHES {
-            if let Some(ns) = mean_ns(&dir, group, n) {
+            if let Some(ns) = common::mean_ns(&format!("{group}/{n}")) {
                 println!(
                     "{group:<22} batch {n:>2}: {:>8.1} µs per batch, {:>6.2} µs per image",
                     ns / 1e3,
@@ -97,7 +92,7 @@ fn main() {
             }
         }
     }
-    if let Some(ns) = mean_ns(&dir, "sim_backend_end_to_end", 64) {
+    if let Some(ns) = common::mean_ns("sim_backend_end_to_end/64") {
         println!("sim backend end to end (timed dataflow, batch 64): {:.1} images/s", 64.0 / (ns * 1e-9));
     }
 }

@@ -2,6 +2,8 @@
 //! batch of 16, on one core (a one-thread rayon pool). After the runs it prints the
 //! reference/engine ratio of each pair from criterion's estimates.
 
+mod common;
+
 use std::hint::black_box;
 
 use binarycop::engine::Engine;
@@ -49,14 +51,6 @@ fn bench(c: &mut Criterion) {
     }
 }
 
-/// Reads criterion's mean estimate (ns) of one benchmark.
-fn mean_ns(group: &str, func: &str, n: usize) -> Option<f64> {
-    let dir = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
-    let p = format!("{dir}/criterion/{group}/{func}/{n}/new/estimates.json");
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(p).ok()?).ok()?;
-    v["mean"]["point_estimate"].as_f64()
-}
-
 fn main() {
     let mut c = Criterion::default().configure_from_args();
     bench(&mut c);
@@ -65,7 +59,9 @@ fn main() {
     println!("{:<6} {:>5} {:>14} {:>14} {:>10}", "model", "batch", "engine/img", "reference/img", "ratio");
     for name in ["cnv", "ncnv", "ucnv"] {
         for n in [1, BATCH] {
-            if let (Some(e), Some(r)) = (mean_ns(name, "engine", n), mean_ns(name, "reference", n)) {
+            if let (Some(e), Some(r)) =
+                (common::mean_ns(&format!("{name}/engine/{n}")), common::mean_ns(&format!("{name}/reference/{n}")))
+            {
                 println!(
                     "{:<6} {:>5} {:>11.1} µs {:>11.1} µs {:>9.1}x",
                     name,

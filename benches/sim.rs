@@ -2,6 +2,8 @@
 //! wall time, with timing on (finite FIFOs sized as FINN's flow, per-node counters) and off
 //! (function only), one core. The bar for timing on is 305 frames/s.
 
+mod common;
+
 use std::hint::black_box;
 
 use binarycop::lower;
@@ -49,14 +51,8 @@ fn main() {
     let mut c = Criterion::default().configure_from_args();
     bench(&mut c);
     c.final_summary();
-    let dir = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
     for t in ["timing_on", "timing_off"] {
-        let p = format!("{dir}/criterion/sim_cnv/{t}/{FRAMES}/new/estimates.json");
-        let ns = std::fs::read_to_string(p)
-            .ok()
-            .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
-            .and_then(|v| v["mean"]["point_estimate"].as_f64());
-        if let Some(ns) = ns {
+        if let Some(ns) = common::mean_ns(&format!("sim_cnv/{t}/{FRAMES}")) {
             println!("{t:<10} {:>8.1} simulated CNV frames/s (one core)", FRAMES as f64 / (ns * 1e-9));
         }
     }

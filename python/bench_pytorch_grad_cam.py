@@ -2,9 +2,13 @@
 fixture's first image: GradCAM and ScoreCAM (128 channels), one torch thread, the way
 benches/cam.rs times binarycop on the same model and image. Prints the median of the runs.
 
-    /root/.venv-toolbox/bin/python python/bench_pytorch_grad_cam.py
+    /root/.venv-toolbox/bin/python python/bench_pytorch_grad_cam.py [--json]
+
+`cargo bench --bench cam` runs it itself when BINARYCOP_TOOLBOX_PYTHON names the toolbox's
+python, and prints the ratios.
 """
 
+import json
 import os
 import statistics
 import sys
@@ -53,8 +57,12 @@ def main():
     with ScoreCAM(model=model, target_layers=[target]) as cam:
         cam.batch_size = 16
         score = timed(lambda: cam(input_tensor=x, targets=[ClassifierOutputTarget(cls)]), 3)
-    print(f"torch forward {fwd * 1e3:.2f} ms, GradCAM {grad * 1e3:.2f} ms, ScoreCAM {score * 1e3:.1f} ms "
-          f"(Brevitas CNV cnv_random, Pool2, 1 thread)")
+    if "--json" in sys.argv[1:]:
+        # For benches/cam.rs, which runs this right after its own measurements.
+        print(json.dumps({"forward_ms": fwd * 1e3, "gradcam_ms": grad * 1e3, "scorecam_ms": score * 1e3}))
+    else:
+        print(f"torch forward {fwd * 1e3:.2f} ms, GradCAM {grad * 1e3:.2f} ms, ScoreCAM {score * 1e3:.1f} ms "
+              f"(Brevitas CNV cnv_random, Pool2, 1 thread)")
 
 
 if __name__ == "__main__":
