@@ -24,8 +24,25 @@ fn dilate(region: &Array2<bool>, tol: usize) -> Array2<bool> {
     })
 }
 
-fn main() -> binarycop::error::Result<()> {
-    let per_class: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(25);
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> binarycop::error::Result<()> {
+    let per_class: usize = match std::env::args().nth(1) {
+        None => 25,
+        Some(a) => match a.parse() {
+            Ok(n) if n > 0 => n,
+            _ => {
+                return Err(binarycop::Error::invalid(format!(
+                    "IMAGES_PER_CLASS must be a positive integer, got '{a}'"
+                )))
+            }
+        },
+    };
     let mut cfg = synth::Config::new(per_class * synth::CLASSES, 9001);
     cfg.variations = vec![Variation::Base];
     let data = synth::generate(&cfg)?;
