@@ -19,7 +19,7 @@ fn bench(c: &mut Criterion) {
     let topo = Topology::preset("cnv", 4).expect("preset");
     let m = FoldedModel::fold(&random_model(&topo, 1, false).expect("random model")).expect("fold");
     let mut low = lower::lower(&m, &lower::paper_config(&m).expect("paper folding")).expect("lower");
-    let (depths, _) = report::auto_fifo_depths(&low.graph, 4).expect("fifo sizing");
+    let depths = report::auto_fifo_depths(&low.graph).expect("fifo sizing");
     low.graph.set_fifo_depths(&depths);
     let mut s = 7u32;
     let frames: Vec<Vec<u8>> = (0..FRAMES)

@@ -2,7 +2,9 @@
 //! the input quantizer's codes, every MVAU and max-pool output, the class scores on the last
 //! MVAU's stream and the LabelSelect label. On the committed fixtures with the paper's
 //! foldings, and on random models of random topologies with random valid foldings (proptest),
-//! with timing on (finite FIFOs) and off, with the RTL and the HLS window generator.
+//! with timing on (finite FIFOs) and off, as FINN builds the graph (RTL window generator) and
+//! as BNN-PYNQ does (finn-hlslib's window generator, its converters and stream depths, the
+//! padded last layer).
 
 use std::path::Path;
 
@@ -12,15 +14,15 @@ use binarycop::model::random::random_model;
 use binarycop::model::{self, FoldedModel, Topology};
 use binarycop_hw::folding::FoldingConfig;
 use binarycop_sim::clock::{simulate, SimOptions};
+use binarycop_sim::flow::Flow;
 use binarycop_sim::graph::LayerSpec;
 use ndarray::{Array4, Axis};
 use ndarray_npy::read_npy;
 use proptest::prelude::*;
 
 /// Runs `imgs` through the lowered graph and checks every stream against the engine's trace.
-fn check(m: &FoldedModel, cfg: &FoldingConfig, imgs: &Array4<u8>, timing: bool, depth: Option<usize>, hls: bool) {
-    let mut low: Lowered = lower::lower(m, cfg).expect("lower");
-    low.graph.set_swu_hls_loop(hls);
+fn check(m: &FoldedModel, cfg: &FoldingConfig, imgs: &Array4<u8>, timing: bool, depth: Option<usize>, flow: Flow) {
+    let mut low: Lowered = lower::lower_flow(m, cfg, flow).expect("lower");
     if let Some(d) = depth {
         let n = low.graph.fifos.len();
         low.graph.set_fifo_depths(&vec![d; n]);
@@ -79,8 +81,9 @@ fn fixtures_with_the_paper_foldings() {
         let imgs: Array4<u8> = read_npy(dir.join("inputs.npy")).unwrap();
         let n = if m.topology.name == "cnv" { 2 } else { 4 };
         let imgs = imgs.slice_axis(Axis(0), (0..n).into()).to_owned();
-        check(&m, &cfg, &imgs, true, None, false);
-        check(&m, &cfg, &imgs, true, Some(2), true);
+        check(&m, &cfg, &imgs, true, None, Flow::Finn);
+        check(&m, &cfg, &imgs, true, None, Flow::BnnPynq);
+        check(&m, &cfg, &imgs, true, Some(2), Flow::BnnPynq);
         seen += 1;
     }
     assert!(seen >= 6, "expected the committed fixtures");
@@ -145,7 +148,7 @@ proptest! {
 
     #[test]
     fn random_models_and_foldings(seed in 0u64..1_000_000, sel in proptest::collection::vec(0usize..1000, 40),
-                                  timing in any::<bool>(), depth in 1usize..4, neg in any::<bool>(), hls in any::<bool>()) {
+                                  timing in any::<bool>(), depth in 1usize..4, neg in any::<bool>(), bnn in any::<bool>()) {
         let topo = small_topology(&sel);
         let trained = random_model(&topo, seed, neg).unwrap();
         let m = FoldedModel::fold(&trained).unwrap();
@@ -153,7 +156,7 @@ proptest! {
         let mut i = 4;
         let cfg = random_config(&specs, &mut |n| { i += 1; sel[i % sel.len()] % n });
         let imgs = images(3, 10, 10, 3, seed);
-        check(&m, &cfg, &imgs, timing, Some(depth), hls);
+        check(&m, &cfg, &imgs, timing, Some(depth), if bnn { Flow::BnnPynq } else { Flow::Finn });
     }
 
     #[test]
@@ -162,6 +165,6 @@ proptest! {
         let trained = random_model(&Topology::preset(name, 4).unwrap(), seed, neg).unwrap();
         let m = FoldedModel::fold(&trained).unwrap();
         let cfg = lower::paper_config(&m).unwrap();
-        check(&m, &cfg, &images(2, 32, 32, 3, seed), true, None, seed % 2 == 0);
+        check(&m, &cfg, &images(2, 32, 32, 3, seed), true, None, if seed % 2 == 0 { Flow::BnnPynq } else { Flow::Finn });
     }
 }

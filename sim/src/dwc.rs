@@ -1,12 +1,17 @@
-//! DWC (StreamingDataWidthConverter_hls): changes the stream width, LSB first in both
+//! DWC (StreamingDataWidthConverter_rtl / _hls): changes the stream width, LSB first in both
 //! directions (finn.md §3). FINN inserts one wherever a producer's PE·bits differ from the
-//! consumer's SIMD·bits.
+//! consumer's SIMD·bits and builds it in RTL when one width divides the other
+//! (`specialize_layers.py:183-194`); BNN-PYNQ's are finn-hlslib's
+//! `StreamingDataWidthConverter_Batch`.
 //!
 //! Timing: one iteration per cycle; it reads a word whenever fewer than `out` bits are buffered
 //! and writes a word whenever at least `out` bits are (in the same iteration if the read
-//! completes one), so a frame takes max(input words, output words) cycles. Cost: that count.
+//! completes one), so a frame takes max(input words, output words) cycles. Cost: FINN has no
+//! cycle formula for it (0, the base class), and its LUT formula
+//! (`streamingdatawidthconverter.py:189-216`).
 
 use crate::clock::{Core, Process};
+use crate::cost::{log2, Resources};
 use crate::fifo::Fifo;
 use crate::stream::{get_bits, or_copy, words_for};
 
@@ -14,13 +19,39 @@ use crate::stream::{get_bits, or_copy, words_for};
 pub struct Dwc {
     pub in_bits: usize,
     pub out_bits: usize,
+    /// Built as FINN's StreamingDataWidthConverter_rtl (else the HLS converter).
+    pub impl_rtl: bool,
     /// Bits per frame (a multiple of both widths).
     pub frame_bits: usize,
 }
 
 impl Dwc {
+    /// FINN's `get_exp_cycles` for a DWC: none defined, so the base class's 0.
     pub fn exp_cycles(&self) -> u64 {
+        0
+    }
+    /// Cycles per frame the converter actually needs: max(input words, output words).
+    pub fn cycles(&self) -> u64 {
         (self.frame_bits / self.in_bits).max(self.frame_bits / self.out_bits) as u64
+    }
+    /// Whether FINN builds it in RTL: one width divides the other.
+    pub fn rtl(&self) -> bool {
+        self.in_bits.is_multiple_of(self.out_bits) || self.out_bits.is_multiple_of(self.in_bits)
+    }
+    /// FINN's estimate: count and selector LUTs through the intermediate width lcm(in, out).
+    pub fn finn_estimate(&self) -> Resources {
+        let (inw, outw) = (self.in_bits as u64, self.out_bits as u64);
+        let intw = inw / gcd(inw, outw) * outw;
+        let (mut cnt, mut cset) = (0u64, 0u64);
+        if inw != intw {
+            cnt += log2(inw as f64 / intw as f64).ceil().abs() as u64;
+            cset += intw;
+        }
+        if intw != outw {
+            cnt += log2(intw as f64 / outw as f64).ceil().abs() as u64;
+            cset += outw;
+        }
+        Resources { lut: cnt + cset, ..Default::default() }
     }
     pub fn process(&self, timing: bool) -> DwcProc<'_> {
         let cap = words_for(self.in_bits + self.out_bits) + 1;
@@ -34,6 +65,14 @@ impl Dwc {
             outw: vec![0; words_for(self.out_bits)],
             small: 0,
         }
+    }
+}
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
     }
 }
 

@@ -5,6 +5,7 @@
 
 use std::collections::VecDeque;
 
+use crate::cost::{bram_table, log2, Resources};
 use crate::stream::words_for;
 
 /// Depths at or above this are treated as unbounded (no backpressure, no read-time ring).
@@ -150,18 +151,16 @@ impl Fifo {
     }
 }
 
-/// FINN's `optimize_depth` rounding for a measured occupancy (finn.md §6): ≤2 → 2, ≤32 → 32,
-/// then as measured; above 256 (where FINN switches to a vivado/BRAM FIFO) a power of two.
+/// FINN's `optimize_depth` for a measured occupancy (`set_fifo_depths.py:76-85`): ≤2 → 2,
+/// ≤32 → 32, else as measured (a vivado FIFO rounds it up to a power of two when built).
 pub fn round_depth(occ: u64) -> usize {
-    let d = occ as usize;
+    let d = usize::try_from(occ).unwrap_or(usize::MAX);
     if d <= 2 {
         2
     } else if d <= 32 {
         32
-    } else if d <= 256 {
-        d
     } else {
-        d.next_power_of_two()
+        d
     }
 }
 
@@ -180,37 +179,28 @@ impl Default for FifoStyle {
     }
 }
 
-/// FINN's FIFO LUT estimate: 2⌈log₂d⌉ address LUTs, plus ⌈d/32⌉⌈W/2⌉ LUTRAM for rtl or
-/// distributed vivado FIFOs.
-pub fn lut(depth: usize, bits: usize, style: &FifoStyle) -> u64 {
-    let d = depth.max(2) as f64;
-    let address = 2 * d.log2().ceil() as u64;
-    let lutram = style.impl_style == "rtl" || style.ram_style == "distributed";
-    let ram = if lutram { (depth.div_ceil(32) * bits.div_ceil(2)) as u64 } else { 0 };
-    address + ram
+/// The depth FINN builds: vivado FIFOs round up to a power of two
+/// (`rtl/streamingfifo_rtl.py:61-75`).
+pub fn adjusted_depth(depth: usize, style: &FifoStyle) -> usize {
+    if style.impl_style == "vivado" {
+        depth.next_power_of_two()
+    } else {
+        depth
+    }
 }
 
-/// FINN's FIFO BRAM18 estimate: zero for rtl or LUTRAM FIFOs, else the memory table on the
-/// depth rounded up to a power of two.
-pub fn bram18(depth: usize, bits: usize, style: &FifoStyle) -> u64 {
-    if style.impl_style == "rtl" || style.ram_style == "distributed" || style.ram_style == "ultra" {
-        return 0;
-    }
-    bram_table(depth.next_power_of_two() as u64, bits as u64)
-}
-
-/// FINN's BRAM18 count for a memory of `depth` words of `width` bits (finn.md §6).
-pub fn bram_table(depth: u64, width: u64) -> u64 {
-    let d = depth;
-    match width {
-        0 => 0,
-        1 => d.div_ceil(16384),
-        2 => d.div_ceil(8192),
-        3..=4 => d.div_ceil(4096) * width.div_ceil(4),
-        5..=9 => d.div_ceil(2048) * width.div_ceil(9),
-        w if w <= 18 || d > 512 => d.div_ceil(1024) * w.div_ceil(18),
-        w => d.div_ceil(512) * w.div_ceil(36),
-    }
+/// FINN's FIFO estimate (`streamingfifo.py:147-209`): 2⌈log₂d⌉ address LUTs, plus
+/// ⌈d/32⌉⌈W/2⌉ LUTRAM for rtl or distributed vivado FIFOs; RAMB18s (the SDP table on the
+/// adjusted depth) only for vivado FIFOs with ram_style block; URAMs for ram_style ultra.
+pub fn finn_estimate(depth: usize, bits: usize, style: &FifoStyle) -> Resources {
+    let d = adjusted_depth(depth.max(1), style) as u64;
+    let w = bits as u64;
+    let address = 2 * log2(d as f64).ceil() as u64;
+    let rtl = style.impl_style == "rtl";
+    let ram = if rtl || style.ram_style == "distributed" { d.div_ceil(32) * w.div_ceil(2) } else { 0 };
+    let bram18 = if !rtl && style.ram_style == "block" { bram_table(d, w) } else { 0 };
+    let uram = if !rtl && style.ram_style == "ultra" { d.div_ceil(4096) * w.div_ceil(72) } else { 0 };
+    Resources { lut: address + ram, bram18, uram, dsp: 0 }
 }
 
 #[cfg(test)]
@@ -238,19 +228,18 @@ mod tests {
 
     #[test]
     fn estimates_follow_finn() {
-        assert_eq!(bram_table(36, 48), 2);
-        assert_eq!(bram_table(36, 1024), 29);
-        assert_eq!(bram_table(2304, 128), 24);
-        assert_eq!(bram_table(18432, 32), 36);
-        assert_eq!(bram_table(32768, 4), 8);
-        assert_eq!(bram_table(32768, 8), 16);
         let rtl = FifoStyle::default();
         // 2⌈log₂32⌉ + ⌈32/32⌉⌈64/2⌉
-        assert_eq!(lut(32, 64, &rtl), 10 + 32);
-        assert_eq!(bram18(32, 64, &rtl), 0);
+        assert_eq!(finn_estimate(32, 64, &rtl), Resources { lut: 10 + 32, ..Default::default() });
+        // vivado with ram_style auto: address LUTs only, no RAMB18 in FINN's estimate.
+        let auto = FifoStyle { impl_style: "vivado".into(), ram_style: "auto".into() };
+        assert_eq!(finn_estimate(1000, 64, &auto), Resources { lut: 20, ..Default::default() });
         let bram = FifoStyle { impl_style: "vivado".into(), ram_style: "block".into() };
-        assert_eq!(lut(1000, 64, &bram), 20);
-        assert_eq!(bram18(1000, 64, &bram), bram_table(1024, 64));
-        assert_eq!([1, 2, 3, 32, 33, 256, 257].map(round_depth), [2, 2, 32, 32, 33, 256, 512]);
+        assert_eq!(
+            finn_estimate(1000, 64, &bram),
+            Resources { lut: 20, bram18: bram_table(1024, 64), ..Default::default() }
+        );
+        assert_eq!(finn_estimate(1, 8, &rtl).lut, 4, "depth 1: no address bits, one LUTRAM column");
+        assert_eq!([1, 2, 3, 32, 33, 256, 257].map(round_depth), [2, 2, 32, 32, 33, 256, 257]);
     }
 }

@@ -1,11 +1,18 @@
 //! Memory images: the per-PE weight and threshold memories of an MVAU laid out as FINN and
 //! BNN-PYNQ load them (finn.md §4).
 //!
-//! - FINN memstream `.dat` (`make_weight_file`, mode `decoupled_verilog_dat`): one hex line per
-//!   address nf·SF+sf, PE·SIMD·wbits bits wide, padded to whole hex digits, most significant
-//!   digit first; bit (p·SIMD+i)·wbits holds W[nf·PE+p][sf·SIMD+i], so PE 0 lane 0 is the LSB.
+//! - FINN memstream `.dat` (`make_weight_file`, mode `decoupled_verilog_dat`,
+//!   `matrixvectoractivation.py:703-716`): one hex line per address nf·SF+sf, PE·SIMD·W bits
+//!   wide, padded to whole hex digits, most significant digit first; bits [(p·SIMD+i)·W, …)
+//!   hold W[nf·PE+p][sf·SIMD+i] in the weight type (BINARY 1 = +1; the first layer's INT2 after
+//!   `minimize_bit_width`: +1 = 01, −1 = 11), so PE 0 lane 0 is the least significant field.
+//! - FINN's runtime-writable weights (mode `decoupled_runtime`, lines 717-737, written by the
+//!   driver generator as `runtime_weights/<partition>_<layer>_<node>.dat`): each memory line
+//!   padded to a power-of-two number of 32-bit words, one word per line, least significant
+//!   first.
 //! - BNN-PYNQ `L-P-weights.bin` (finnthesizer `BNNProcElemMem`): one little-endian uint64 per
-//!   address of PE P, column sf·SIMD+i at bit i (needs SIMD ≤ 64).
+//!   address of PE P, column sf·SIMD+i at bit i (needs SIMD ≤ 64); the last layer's rows padded
+//!   to 64 with all-ones rows (`__padMatrix`: 1 bits pad 1-bit weights).
 //! - BNN-PYNQ `L-P-thres.bin`: little-endian int64, nf-major then threshold index. BNN-PYNQ's
 //!   pinned finn-hlslib fires on acc > T where FINN fires on acc ≥ T, so the caller passes the
 //!   conversion (T − 1 for integer accumulators).
@@ -32,32 +39,65 @@ pub fn hex(words: &[u64], bits: usize) -> String {
     s
 }
 
+/// One memstream line: every PE's SIMD weights of address `a`, in the weight type.
+fn memory_line(m: &Mvau, a: usize, word: &mut [u64]) {
+    let (pe, simd, wb) = (m.cfg.pe, m.cfg.simd, m.wdt.bits as usize);
+    word.fill(0);
+    for p in 0..pe {
+        let w = m.weight_word(p, a);
+        for i in 0..simd {
+            let v = m.encode_weight(get_bits(w, i, 1) == 1);
+            crate::stream::or_bits(word, (p * simd + i) * wb, wb, v);
+        }
+    }
+}
+
 /// The memstream `.dat`: one line per address.
 pub fn weights_dat(m: &Mvau) -> String {
-    let (pe, simd) = (m.cfg.pe, m.cfg.simd);
-    let width = pe * simd;
+    let width = m.weight_bits();
     let mut word = vec![0u64; words_for(width)];
     let mut out = String::new();
     for a in 0..m.wmem_depth() {
-        word.fill(0);
-        for p in 0..pe {
-            crate::stream::or_copy(&mut word, p * simd, m.weight_word(p, a), simd);
-        }
+        memory_line(m, a, &mut word);
         out.push_str(&hex(&word, width));
         out.push('\n');
     }
     out
 }
 
-/// BNN-PYNQ weights of PE `p`: one uint64 per address.
-pub fn weights_bin(m: &Mvau, p: usize) -> Result<Vec<u8>, Error> {
+/// FINN's runtime-writable weight file: per address, the line padded to 2^⌈log₂(width/32)⌉
+/// 32-bit words, written one word per line, least significant word first.
+pub fn weights_runtime(m: &Mvau) -> String {
+    let width = m.weight_bits();
+    let per = (width.div_ceil(32)).next_power_of_two();
+    let mut word = vec![0u64; words_for(per * 32)];
+    let mut out = String::new();
+    for a in 0..m.wmem_depth() {
+        memory_line(m, a, &mut word);
+        for k in 0..per {
+            out.push_str(&hex(&[get_bits(&word, k * 32, 32)], 32));
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// BNN-PYNQ weights of PE `p`: one uint64 per address, rows padded to a multiple of
+/// `pad_rows` (64 for the last layer, as finnthesizer pads it; 1 for none) with all-ones rows.
+pub fn weights_bin(m: &Mvau, p: usize, pad_rows: usize) -> Result<Vec<u8>, Error> {
     if m.cfg.simd > 64 {
         return Err(Error::Invalid(format!(
             "BNN-PYNQ weight files hold 64 bits per address; SIMD {} is wider",
             m.cfg.simd
         )));
     }
-    Ok((0..m.wmem_depth()).flat_map(|a| m.weight_word(p, a)[0].to_le_bytes()).collect())
+    let to = pad_rows.max(m.cfg.pe);
+    let nf_pad = m.mh.div_ceil(to) * to / m.cfg.pe;
+    let ones = crate::stream::mask(m.cfg.simd);
+    let sf = m.sf();
+    Ok((0..nf_pad * sf)
+        .flat_map(|a| if a / sf < m.nf() { m.weight_word(p, a)[0] } else { ones }.to_le_bytes())
+        .collect())
 }
 
 /// BNN-PYNQ thresholds of PE `p`, each converted by `conv`.
@@ -76,10 +116,24 @@ pub fn params_h(m: &Mvau, name: &str) -> String {
         m.mh,
         m.tmem_depth()
     );
-    let _ = writeln!(s, "static BinaryWeights<{simd}, {pe}, {wmem}> weights_{name} = {{{{");
+    let wb = m.wdt.bits as usize;
+    if wb == 1 {
+        let _ = writeln!(s, "static BinaryWeights<{simd}, {pe}, {wmem}> weights_{name} = {{{{");
+    } else {
+        // FINN's hls_header for non-1-bit weights (matrixvectoractivation.py:664-672).
+        let _ = writeln!(s, "static FixedPointWeights<{simd}, ap_int<{wb}>, {pe}, {wmem}> weights_{name} = {{{{");
+    }
     for p in 0..pe {
-        let entries: Vec<String> =
-            (0..wmem).map(|a| format!("ap_uint<{simd}>(\"{}\", 16)", hex(m.weight_word(p, a), simd))).collect();
+        let entries: Vec<String> = (0..wmem)
+            .map(|a| {
+                let w = m.weight_word(p, a);
+                let mut word = vec![0u64; words_for(simd * wb)];
+                for i in 0..simd {
+                    crate::stream::or_bits(&mut word, i * wb, wb, m.encode_weight(get_bits(w, i, 1) == 1));
+                }
+                format!("ap_uint<{}>(\"{}\", 16)", simd * wb, hex(&word, simd * wb))
+            })
+            .collect();
         let _ = writeln!(s, "  {{ {} }}{}", entries.join(", "), if p + 1 < pe { "," } else { "" });
     }
     s.push_str("}};\n");
@@ -188,7 +242,7 @@ mod tests {
     #[test]
     fn bnn_pynq_files_are_per_pe() {
         let m = example();
-        let w1 = weights_bin(&m, 1).unwrap();
+        let w1 = weights_bin(&m, 1, 1).unwrap();
         assert_eq!(w1.len(), 4 * 8);
         // PE 1: row 1 (nf 0) = cols 0, 4 → 0b001, 0b010; row 3 (nf 1) = cols 3, 5 → 0, 0b101.
         let words: Vec<u64> = w1.chunks(8).map(|c| u64::from_le_bytes(c.try_into().unwrap())).collect();

@@ -2,7 +2,9 @@
 //!
 //! Function: strict `>` insertion, so on ties the lower index wins (as ONNX TopK). Output
 //! labels as UINT8 (the smallest type holding Labels−1, rounded up to 8 bits), one per word.
-//! Timing: Labels/PE reads, then K writes. Cost: FINN's Labels/PE cycles.
+//! Timing: Labels/PE reads, then K writes. Cost: FINN's Labels/PE cycles; FINN estimates no
+//! resources for it (0, the base class). Behind BNN-PYNQ's padded last layer it reads the
+//! padded scores too and ranks only the first Labels ([`LabelSelect::scan`]).
 
 use crate::clock::{Core, Process};
 use crate::fifo::Fifo;
@@ -12,6 +14,8 @@ use crate::Error;
 #[derive(Clone, Debug)]
 pub struct LabelSelect {
     pub labels: usize,
+    /// Scores read per frame: the labels, or the padded rows of the layer before.
+    pub scan: usize,
     pub k: usize,
     pub pe: usize,
     pub input: DType,
@@ -30,13 +34,17 @@ impl LabelSelect {
             return Err(Error::node(name, format!("K {k} must be between 1 and the {labels} labels")));
         }
         let out = DType::covering(0, labels as i64 - 1).byte_aligned();
-        Ok(LabelSelect { labels, k, pe, input, out })
+        Ok(LabelSelect { labels, scan: labels, k, pe, input, out })
     }
     pub fn in_bits(&self) -> usize {
         self.pe * self.input.bits as usize
     }
     pub fn exp_cycles(&self) -> u64 {
         (self.labels / self.pe) as u64
+    }
+    /// Words read per frame.
+    pub fn in_words(&self) -> usize {
+        self.scan / self.pe
     }
     /// The top-K labels of one score vector.
     pub fn select(&self, scores: &[i64]) -> Vec<usize> {
@@ -75,7 +83,7 @@ pub struct LabelSelectProc<'a> {
 impl Process for LabelSelectProc<'_> {
     fn run(&mut self, inp: Option<&mut Fifo>, out: Option<&mut Fifo>) -> bool {
         let (Some(inp), Some(out)) = (inp, out) else { return false };
-        let reads = self.l.labels / self.l.pe;
+        let reads = self.l.in_words();
         let ib = self.l.input.bits as usize;
         let mut moved = false;
         loop {
@@ -89,6 +97,7 @@ impl Process for LabelSelectProc<'_> {
                     self.scores.push(self.l.input.decode(get_bits(&self.word, p * ib, ib)));
                 }
                 if self.i + 1 == reads {
+                    self.scores.truncate(self.l.labels);
                     self.top = self.l.select(&self.scores);
                     self.scores.clear();
                 }

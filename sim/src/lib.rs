@@ -7,12 +7,17 @@
 //! [`report`] turns a run into FINN-style numbers; [`search`] picks a folding; [`images`] lays
 //! the memories out as FINN and BNN-PYNQ files.
 
+pub mod calibration;
 pub mod clock;
+pub mod cost;
 pub mod device;
+pub mod dsp_xnor;
 pub mod dwc;
 pub mod fifo;
+pub mod flow;
 pub mod graph;
 pub mod images;
+pub mod implementation;
 pub mod iodma;
 pub mod label_select;
 pub mod maxpool;

@@ -6,10 +6,17 @@
 //! address nf·SF+sf holds columns sf·SIMD+i. Execution reads the weights and thresholds from
 //! these per-PE memories. Timing: FINN's loop of NF·SF iterations per vector, reading an input
 //! word only at nf = 0 (kept in the input buffer and reused), writing a PE-lane word at
-//! sf = SF−1. Cost: FINN's cycle, LUT and BRAM estimates.
+//! sf = SF−1. Cost: FINN's cycle, LUT, BRAM, URAM and DSP estimates
+//! (`matrixvectoractivation.py`, `hls/matrixvectoractivation_hls.py`), with the weight and
+//! accumulator types FINN's `step_minimize_bit_width` gives them.
+//!
+//! Two attributes beyond FINN's: the rows BNN-PYNQ pads the last layer to ([`Mvau::mh_pad`];
+//! the padded rows cost their loop iterations and emit zero lanes), and `dsp_xnor`, BinaryCoP's
+//! mapping of the XNORs onto DSP48 slices ([`crate::dsp_xnor`]).
 
 use crate::clock::{Core, Process};
-use crate::fifo::{self, Fifo};
+use crate::cost::{bram_table, log2, Resources};
+use crate::fifo::Fifo;
 use crate::stream::{get_bits, or_bits, or_copy, words_for, DType};
 use crate::Error;
 
@@ -68,7 +75,8 @@ pub struct MvauSpec {
     pub activation: Activation,
 }
 
-/// The folding and implementation attributes (FINN node attributes).
+/// The folding and implementation attributes (FINN node attributes, FINN's defaults:
+/// `matrixvectoractivation.py:80-125`; `resType` is `lut` as FINN's converters set it).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MvauConfig {
     pub pe: usize,
@@ -77,6 +85,11 @@ pub struct MvauConfig {
     pub ram_style: String,
     pub ram_style_thresholds: String,
     pub res_type: String,
+    /// FINN's `runtime_writeable_weights`: the weights keep their 1-bit type (minimize_bit_width
+    /// leaves them alone) and can be rewritten through AXI-lite.
+    pub runtime_writeable_weights: bool,
+    /// BinaryCoP's DSP bit-packing of this MVAU's XNORs (not a FINN attribute).
+    pub dsp_xnor: bool,
 }
 
 impl Default for MvauConfig {
@@ -86,9 +99,34 @@ impl Default for MvauConfig {
             simd: 1,
             mem_mode: "internal_decoupled".into(),
             ram_style: "auto".into(),
-            ram_style_thresholds: "distributed".into(),
+            ram_style_thresholds: "auto".into(),
             res_type: "lut".into(),
+            runtime_writeable_weights: false,
+            dsp_xnor: false,
         }
+    }
+}
+
+/// FINN's accumulator type for a layer (`matrixvectoractivation.py:456-535`,
+/// `minimize_accumulator_width`): the range of x·W over the input type, per output row, with
+/// the ±1 weights (`calculate_matvec_accumulator_range`, qonnx fd61cfe `util/basic.py:211`);
+/// thresholds outside it are clipped into it (line 490), so they never widen it. UINTn if it
+/// never goes negative, else INTn. In XNOR mode the
+/// input is BINARY {0, 1}, so a row spans [−#(−1 weights), #(+1 weights)].
+pub fn finn_accumulator(spec: &MvauSpec) -> DType {
+    let (imin, imax) = (spec.input.min(), spec.input.max());
+    let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+    for r in 0..spec.mh {
+        let pos = spec.weights.row(r).iter().map(|w| w.count_ones() as i64).sum::<i64>();
+        let neg = spec.mw as i64 - pos;
+        hi = hi.max(pos * imax - neg * imin);
+        lo = lo.min(pos * imin - neg * imax);
+    }
+    if lo >= 0 {
+        DType::new((log2((hi + 1) as f64)).ceil().max(1.0) as u32, false)
+    } else {
+        let m = (-lo).max(1 + hi);
+        DType::new(log2(m as f64).ceil() as u32 + 1, true)
     }
 }
 
@@ -97,6 +135,14 @@ impl Default for MvauConfig {
 pub struct Mvau {
     pub mw: usize,
     pub mh: usize,
+    /// Rows the loop runs over: MH, or MH padded as BNN-PYNQ pads its last layer.
+    pub mh_pad: usize,
+    /// The weight type FINN stores: BINARY in XNOR mode; for an integer input, INT2 after
+    /// `minimize_weight_bit_width` (±1 needs two signed bits, `get_smallest_possible(-2)`), or
+    /// the 1-bit bipolar type with runtime-writable weights.
+    pub wdt: DType,
+    /// FINN's accumulator type after `minimize_accumulator_width` (for its estimates).
+    pub finn_acc: DType,
     pub vectors: usize,
     pub input: DType,
     pub cfg: MvauConfig,
@@ -165,9 +211,21 @@ impl Mvau {
             }
             Activation::Acc { out } => (DType::covering(lo, hi), *out, 0, 0, Vec::new()),
         };
+        let wdt = if spec.input == DType::BINARY || cfg.runtime_writeable_weights {
+            DType::BINARY
+        } else {
+            DType::new(2, true)
+        };
+        if cfg.dsp_xnor && spec.input != DType::BINARY {
+            return Err(Error::node(name, "dsp_xnor packs XNORs; this MVAU's input is not binary"));
+        }
+        let finn_acc = finn_accumulator(spec);
         let mut m = Mvau {
             mw,
             mh,
+            mh_pad: mh,
+            wdt,
+            finn_acc,
             vectors: spec.vectors,
             input: spec.input,
             cfg,
@@ -186,6 +244,15 @@ impl Mvau {
 
     pub fn nf(&self) -> usize {
         self.mh / self.cfg.pe
+    }
+    /// Folds the loop runs over, padded rows included.
+    pub fn nf_pad(&self) -> usize {
+        self.mh_pad / self.cfg.pe
+    }
+    /// Pads the rows to a multiple of `rows` (BNN-PYNQ's last layer); the padded rows emit 0.
+    pub fn pad_rows_to(&mut self, rows: usize) {
+        let to = rows.max(self.cfg.pe);
+        self.mh_pad = self.mh.div_ceil(to) * to;
     }
     pub fn sf(&self) -> usize {
         self.mw / self.cfg.simd
@@ -207,6 +274,19 @@ impl Mvau {
     }
     pub fn out_bits(&self) -> usize {
         self.cfg.pe * self.out.bits as usize
+    }
+    /// Weight stream width: PE·SIMD·weight bits.
+    pub fn weight_bits(&self) -> usize {
+        self.cfg.pe * self.cfg.simd * self.wdt.bits as usize
+    }
+    /// A weight's stored value: its ±1 in the weight type (BINARY: 1 for +1, 0 for −1; INT2:
+    /// two's complement, so −1 is 0b11).
+    pub fn encode_weight(&self, plus: bool) -> u64 {
+        if self.wdt == DType::BINARY {
+            plus as u64
+        } else {
+            self.wdt.encode(if plus { 1 } else { -1 })
+        }
     }
     /// One weight memory word: SIMD bits of PE `p` at address `a`.
     pub fn weight_word(&self, p: usize, a: usize) -> &[u64] {
@@ -283,19 +363,30 @@ impl Mvau {
 
     // --- cost -------------------------------------------------------------------------------
 
-    /// FINN's expected cycles per frame: NF·SF·vectors.
+    /// FINN's expected cycles per frame: NF·SF·vectors (`matrixvectoractivation.py:445-454`),
+    /// over the padded rows where there are any.
     pub fn exp_cycles(&self) -> u64 {
-        (self.nf() * self.sf() * self.vectors) as u64
+        (self.nf_pad() * self.sf() * self.vectors) as u64
     }
 
-    /// FINN's LUT estimate (`lut_estimation`, the FINN-R model).
+    /// FINN's `node_res_estimation`.
+    pub fn finn_estimate(&self) -> Resources {
+        Resources { lut: self.lut(), bram18: self.bram18(), uram: self.uram(), dsp: self.dsp() }
+    }
+
+    fn wmem_embedded_small(&self) -> bool {
+        self.cfg.mem_mode == "internal_embedded" && self.wmem_depth() <= 128
+    }
+
+    /// FINN's LUT estimate, the FINN-R model (`hls/matrixvectoractivation_hls.py:58-119`):
+    /// 300 + 1.1·PE·(mult + adder + acc + thr + cmp) + LUTRAM weights.
     pub fn lut(&self) -> u64 {
         let (p, q) = (self.cfg.pe as f64, self.cfg.simd as f64);
-        let w = 1.0;
+        let w = self.wdt.bits as f64;
         let a = self.input.bits as f64;
         let wmem = self.wmem_depth() as f64;
         let c2 = if (self.cfg.mem_mode == "internal_decoupled" && self.cfg.ram_style == "distributed")
-            || (self.cfg.mem_mode == "internal_embedded" && wmem <= 128.0)
+            || self.wmem_embedded_small()
         {
             p * q * w * (wmem / 64.0).ceil()
         } else {
@@ -304,11 +395,10 @@ impl Mvau {
         let mult = if self.cfg.res_type == "dsp" { 0.0 } else { q * (2.0 * ((w + a) / 6.0).ceil() - 1.0) * (w + a) };
         let adder = (w + a) * (2.0 * q - 1.0);
         let signed = if self.input.signed { 1.0 } else { 0.0 };
-        let alpha = (self.mw as f64).log2() + w + a - 1.0 - signed;
-        let acc_bits = (self.acc.bits as f64).min((alpha + (1.0 + 2f64.powf(-alpha)).log2() + 1.0).ceil());
+        let alpha = log2(self.mw as f64) + w + a - 1.0 - signed;
+        let acc_bits = (self.finn_acc.bits as f64).min((alpha + log2(1.0 + 2f64.powf(-alpha)) + 1.0).ceil());
         let (thr, cmp) = if self.steps > 0 && self.cfg.ram_style_thresholds == "distributed" {
-            let b = self.out.bits as f64;
-            let levels = 2f64.powf(b) - 1.0;
+            let levels = 2f64.powf(self.out.bits as f64) - 1.0;
             (levels * acc_bits * (self.tmem_depth() as f64 / 64.0).ceil(), levels * acc_bits)
         } else {
             (0.0, 0.0)
@@ -316,17 +406,37 @@ impl Mvau {
         (300.0 + 1.1 * (p * (mult + adder + acc_bits + thr + cmp)) + c2) as u64
     }
 
-    /// FINN's BRAM18 estimate for the weight memory.
+    /// FINN's BRAM18 estimate for the weight memory (`matrixvectoractivation.py:378-417`):
+    /// the SDP RAMB18 table on depth WMEM and width PE·SIMD·W.
     pub fn bram18(&self) -> u64 {
-        let wmem = self.wmem_depth() as u64;
-        if self.cfg.ram_style == "distributed"
-            || self.cfg.ram_style == "ultra"
+        if (self.cfg.mem_mode == "internal_decoupled" && matches!(self.cfg.ram_style.as_str(), "distributed" | "ultra"))
+            || self.wmem_embedded_small()
             || self.cfg.mem_mode == "external"
-            || (self.cfg.mem_mode == "internal_embedded" && wmem <= 128)
         {
             return 0;
         }
-        fifo::bram_table(wmem, (self.cfg.pe * self.cfg.simd) as u64)
+        bram_table(self.wmem_depth() as u64, self.weight_bits() as u64)
+    }
+
+    /// FINN's URAM estimate (`matrixvectoractivation.py:357-376`).
+    pub fn uram(&self) -> u64 {
+        if (self.cfg.mem_mode == "internal_decoupled" && self.cfg.ram_style != "ultra")
+            || self.wmem_embedded_small()
+            || self.cfg.mem_mode == "external"
+        {
+            return 0;
+        }
+        (self.weight_bits() as u64).div_ceil(72) * (self.wmem_depth() as u64).div_ceil(4096)
+    }
+
+    /// FINN's DSP estimate (`hls/matrixvectoractivation_hls.py:121-134`): PE·SIMD·⌈(W+A)/48⌉
+    /// with resType dsp, else none.
+    pub fn dsp(&self) -> u64 {
+        if self.cfg.res_type != "dsp" {
+            return 0;
+        }
+        let wa = (self.wdt.bits + self.input.bits) as u64;
+        (self.cfg.pe * self.cfg.simd) as u64 * wa.div_ceil(48)
     }
 
     pub fn process(&self, timing: bool) -> MvauProc<'_> {
@@ -376,7 +486,7 @@ impl MvauProc<'_> {
 impl Process for MvauProc<'_> {
     fn run(&mut self, inp: Option<&mut Fifo>, out: Option<&mut Fifo>) -> bool {
         let (Some(inp), Some(out)) = (inp, out) else { return false };
-        let (nfs, sfs) = (self.m.nf(), self.m.sf());
+        let (nfs, sfs) = (self.m.nf_pad(), self.m.sf());
         let mut moved = false;
         loop {
             if self.nf == 0 {
@@ -401,7 +511,11 @@ impl Process for MvauProc<'_> {
                     break;
                 }
                 let t = self.core.op(None, Some(&*out), (sfs - 1) as u64, 0, 0);
-                self.m.output_word(self.nf, &self.bits, &self.ints, &mut self.outw);
+                if self.nf < self.m.nf() {
+                    self.m.output_word(self.nf, &self.bits, &self.ints, &mut self.outw);
+                } else {
+                    self.outw.fill(0);
+                }
                 out.push(&self.outw, t);
                 self.nf = (self.nf + 1) % nfs;
             }

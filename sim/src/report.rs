@@ -1,11 +1,14 @@
 //! FINN-style numbers from the graph (analytical) and from a run (simulated): per node cycles,
 //! busy / stalled / starved cycles, FIFO occupancy, resources; for the pipeline, steady-state
 //! cycles per frame, FPS at a clock, single-frame latency, and FIFO depths sized as FINN's
-//! sizing flows do.
+//! default sizing flow does.
 
 use crate::clock::{simulate, Run, SimOptions};
+use crate::cost::Resources;
 use crate::fifo::round_depth;
+use crate::flow::Flow;
 use crate::graph::{FifoNode, Graph, Op};
+use crate::implementation::{self, Estimate};
 use crate::stream::words_for;
 use crate::Error;
 
@@ -19,8 +22,8 @@ pub struct NodeReport {
     pub exp_cycles: u64,
     /// Cycles per frame of the node alone (unlimited input, free output), simulated.
     pub sim_cycles: u64,
-    pub lut: u64,
-    pub bram18: u64,
+    /// FINN's estimate for the node.
+    pub finn: Resources,
     /// Per frame in the pipeline run.
     pub busy: f64,
     pub stalled: f64,
@@ -33,12 +36,12 @@ pub struct FifoReport {
     pub bits: usize,
     pub depth: usize,
     pub max_occupancy: u64,
-    pub lut: u64,
-    pub bram18: u64,
+    pub finn: Resources,
 }
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Report {
+    pub flow: Flow,
     pub clock_mhz: f64,
     pub frames: usize,
     /// FINN's analytical numbers: the slowest node's cycles and the FPS they give.
@@ -49,8 +52,10 @@ pub struct Report {
     pub fps: f64,
     pub latency_cycles: u64,
     pub latency_us: f64,
-    pub lut: u64,
-    pub bram18: u64,
+    /// FINN's estimate summed over nodes, converters and FIFOs.
+    pub finn: Resources,
+    /// The post-implementation estimate in Vivado's units, shell included.
+    pub implementation: Estimate,
     pub nodes: Vec<NodeReport>,
     pub fifos: Vec<FifoReport>,
 }
@@ -84,9 +89,10 @@ fn alone(g: &Graph, i: usize) -> Graph {
         depth: 2,
         style: Default::default(),
         words_per_frame: w,
+        boundary: None,
     };
     let fifos = vec![fifo(n.in_bits, n.in_words), fifo(n.out_bits, n.out_words)];
-    Graph { nodes: vec![src, n, dst], fifos, input: g.input }
+    Graph { nodes: vec![src, n, dst], fifos, input: g.input, flow: g.flow, config_depths: false }
 }
 
 /// Cycles per frame of node `i` on its own, from a 3-frame run.
@@ -113,8 +119,7 @@ pub fn report(g: &Graph, run: &Run, clock_mhz: f64) -> Result<Report, Error> {
             simd,
             exp_cycles: n.exp_cycles(),
             sim_cycles: standalone_cycles(g, i)?,
-            lut: n.lut(),
-            bram18: n.bram18(),
+            finn: n.finn_estimate(),
             busy: s.busy as f64 / frames,
             stalled: s.stalled as f64 / frames,
             starved: s.starved as f64 / frames,
@@ -129,14 +134,14 @@ pub fn report(g: &Graph, run: &Run, clock_mhz: f64) -> Result<Report, Error> {
             bits: f.bits,
             depth: f.depth,
             max_occupancy: run.fifo_max_occupancy.get(i).copied().unwrap_or(0),
-            lut: g.fifo_lut(i),
-            bram18: g.fifo_bram18(i),
+            finn: g.fifo_estimate(i),
         })
         .collect();
     let exp = g.max_exp_cycles();
     let cpf = run.cycles_per_frame();
     let lat = run.latency();
     Ok(Report {
+        flow: g.flow,
         clock_mhz,
         frames: run.frames,
         exp_cycles_per_frame: exp,
@@ -145,67 +150,29 @@ pub fn report(g: &Graph, run: &Run, clock_mhz: f64) -> Result<Report, Error> {
         fps: fps(clock_mhz, cpf),
         latency_cycles: lat,
         latency_us: lat as f64 / clock_mhz,
-        lut: g.total_lut(),
-        bram18: g.total_bram18(),
+        finn: g.finn_total(),
+        implementation: implementation::model()?.estimate(g, true),
         nodes,
         fifos,
     })
 }
 
-/// FIFO depths sized as FINN's largefifo flow does: run with unbounded FIFOs, feeding frames at
-/// the pipeline's own pace, take each FIFO's largest occupancy (rounded as FINN rounds); check
-/// with a run at those depths and double FIFOs that filled while throughput fell short; then
-/// shrink each FIFO to the smallest depth that keeps the throughput and latency (what FINN's
-/// CapConvolutionFIFODepths does by rule for SWG → MVAU FIFOs). Returns the depths and the
-/// unbounded steady-state cycles per frame.
-pub fn auto_fifo_depths(g: &Graph, frames: usize) -> Result<(Vec<usize>, f64), Error> {
-    let frames = frames.max(3);
-    let input = zero_frames(g, frames);
-    let free = simulate(g, &input, &SimOptions { timing: true, unbounded: true, ..Default::default() })?;
-    let period = free.cycles_per_frame();
-    let ok =
-        |run: &Run| run.cycles_per_frame() <= period * 1.001 && run.latency() <= free.latency() + free.latency() / 500;
-    let start: Vec<u64> = (0..frames).map(|f| (f as f64 * period).ceil() as u64).collect();
-    let paced =
-        simulate(g, &input, &SimOptions { timing: true, unbounded: true, frame_start: start, ..Default::default() })?;
-    let mut depths: Vec<usize> = paced.fifo_max_occupancy.iter().map(|&o| round_depth(o)).collect();
-    let mut trial = g.clone();
-    let timed = SimOptions { timing: true, ..Default::default() };
-    for _ in 0..12 {
-        trial.set_fifo_depths(&depths);
-        let run = simulate(&trial, &input, &timed)?;
-        if ok(&run) {
-            break;
-        }
-        let mut grew = false;
-        for (d, &occ) in depths.iter_mut().zip(&run.fifo_max_occupancy) {
-            if occ as usize >= *d {
-                *d = round_depth(2 * *d as u64);
-                grew = true;
-            }
-        }
-        if !grew {
-            break;
-        }
+/// FIFO depths sized as FINN's default strategy, `largefifo_rtlsim`
+/// (`set_fifo_depths.py::InsertAndSetFIFODepths`), does: every FIFO as deep as its tensor (the
+/// stream's words per frame), frames fed as fast as the pipeline takes them (the C++ driver
+/// keeps `tvalid` high, `verilator_fifosim.cpp`), two frames for a network with window
+/// generators (else half the node count), then each depth set to the largest occupancy seen,
+/// rounded by `optimize_depth`. [`Graph::set_fifo_depths`] then makes the deep ones vivado
+/// FIFOs. FINN's optional `CapConvolutionFIFODepths` (off by default) is not applied.
+pub fn auto_fifo_depths(g: &Graph) -> Result<Vec<usize>, Error> {
+    let convnet = g.nodes.iter().any(|n| matches!(n.op, Op::Swu(_)));
+    let layer_nodes = g.nodes.len().saturating_sub(2) + g.fifos.len();
+    let frames = if convnet { 2 } else { (layer_nodes / 2).max(1) };
+    let mut deep = g.clone();
+    for f in &mut deep.fifos {
+        f.depth = f.words_per_frame.max(1);
+        f.style = Default::default();
     }
-    // Shrink the deep ones, deepest first: bisect for the smallest depth that keeps the
-    // numbers, then round it up as FINN does.
-    let mut order: Vec<usize> = (0..depths.len()).filter(|&i| depths[i] > 2).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(depths[i]));
-    for i in order {
-        let (mut lo, mut hi) = (2usize, depths[i]);
-        while lo < hi {
-            let mid = (lo + hi) / 2;
-            let mut d = depths.clone();
-            d[i] = mid;
-            trial.set_fifo_depths(&d);
-            if ok(&simulate(&trial, &input, &timed)?) {
-                hi = mid;
-            } else {
-                lo = mid + 1;
-            }
-        }
-        depths[i] = round_depth(hi as u64).min(depths[i]);
-    }
-    Ok((depths, period))
+    let run = simulate(&deep, &zero_frames(g, frames), &SimOptions { timing: true, ..Default::default() })?;
+    Ok(run.fifo_max_occupancy.iter().map(|&o| round_depth(o)).collect())
 }

@@ -1,4 +1,5 @@
-//! Folding search: FINN's SetFolding (finn.md §6) under a board's LUT and BRAM budget, with the
+//! Folding search: FINN's SetFolding (finn.md §6) under a board's LUT, Block RAM and DSP budget
+//! (judged by the post-implementation estimate, [`crate::implementation`]), with the
 //! cycle-level simulation as the judge where it and the formulas disagree.
 //!
 //! SetFolding: every node starts fully folded (PE = SIMD = 1); an MVAU raises SIMD through the
@@ -6,20 +7,33 @@
 //! `mvau_wwidth_max`), then PE through the divisors of MH; Thresholding and LabelSelect raise
 //! PE, the SWU SIMD, through the divisors of their channels / labels. If some node cannot reach
 //! the target, the search reruns once with the achieved maximum as the target (FINN's
-//! two-pass relaxation). Here, a folding over the budget relaxes the target until it fits, and
-//! a folding the simulator finds slower than the target tightens it.
+//! two-pass relaxation). Here, a folding over the budget first moves XNORs onto DSP48s
+//! (BinaryCoP's packing, [`crate::dsp_xnor`]: the widest binary MVAUs first, while the DSPs
+//! last), then relaxes the target until it fits; a folding the simulator finds slower than the
+//! target tightens it.
 
 use binarycop_hw::folding::FoldingConfig;
 
 use crate::clock::{simulate, SimOptions};
-use crate::graph::{Graph, LayerSpec, OP_LABEL, OP_MVAU, OP_SWU, OP_THRES};
+use crate::dsp_xnor;
+use crate::graph::{Graph, LayerSpec, Op, OP_LABEL, OP_MVAU, OP_SWU, OP_THRES};
+use crate::implementation::{self, Estimate};
 use crate::report;
+use crate::stream::DType;
 use crate::Error;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What the accelerator may use, in Vivado's units.
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Budget {
     pub lut: u64,
-    pub bram18: u64,
+    pub bram_tiles: f64,
+    pub dsp: u64,
+}
+
+impl Budget {
+    fn fits(&self, e: &Estimate) -> bool {
+        e.lut <= self.lut && e.bram_tiles() <= self.bram_tiles && e.dsp <= self.dsp
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -31,8 +45,10 @@ pub struct Outcome {
     pub exp_cycles: u64,
     /// The simulator's steady state with FIFOs sized by [`report::auto_fifo_depths`].
     pub sim_cycles: f64,
-    pub lut: u64,
-    pub bram18: u64,
+    /// The post-implementation estimate the budget was judged by.
+    pub estimate: Estimate,
+    /// MVAUs whose XNORs were moved onto DSP48s.
+    pub packed: Vec<String>,
     /// Whether the simulated throughput reaches the target.
     pub met: bool,
     /// What the search did, for the user.
@@ -124,6 +140,43 @@ fn finn_folding(
     Ok((cfg, g))
 }
 
+/// Packs XNORs onto DSP48s, widest binary MVAU first, while the DSPs fit, until the estimate
+/// fits; returns the packed MVAUs (none if packing cannot make it fit).
+fn pack_dsps(g: &mut Graph, budget: &Budget, model: &implementation::Model) -> Vec<String> {
+    let mut order: Vec<usize> = g
+        .nodes
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| matches!(&n.op, Op::Mvau(m) if m.input == DType::BINARY && !m.cfg.dsp_xnor))
+        .map(|(i, _)| i)
+        .collect();
+    let width = |g: &Graph, i: usize| match &g.nodes[i].op {
+        Op::Mvau(m) => m.cfg.pe * m.cfg.simd,
+        _ => 0,
+    };
+    order.sort_by_key(|&i| std::cmp::Reverse(width(g, i)));
+    let mut trial = g.clone();
+    let mut packed = Vec::new();
+    for i in order {
+        let Op::Mvau(m) = &mut trial.nodes[i].op else { continue };
+        let before = m.cfg.dsp_xnor;
+        m.cfg.dsp_xnor = true;
+        let e = model.estimate(&trial, true);
+        if e.dsp > budget.dsp {
+            if let Op::Mvau(m) = &mut trial.nodes[i].op {
+                m.cfg.dsp_xnor = before;
+            }
+            continue;
+        }
+        packed.push(trial.nodes[i].name.clone());
+        if budget.fits(&e) {
+            *g = trial;
+            return packed;
+        }
+    }
+    Vec::new()
+}
+
 /// Picks a folding for `target_cycles` per frame that fits `budget`.
 pub fn search(
     layers: &[LayerSpec],
@@ -133,39 +186,57 @@ pub fn search(
     mvau_wwidth_max: usize,
 ) -> Result<Outcome, Error> {
     let mut notes = Vec::new();
-    let fits = |g: &Graph| g.total_lut() <= budget.lut && g.total_bram18() <= budget.bram18;
+    let model = implementation::model()?;
+    let fits = |g: &Graph| budget.fits(&model.estimate(g, true));
     // The slowest possible folding: if even that is over budget, nothing fits.
     let slowest = finn_folding(layers, input, u64::MAX, mvau_wwidth_max)?.1;
     if !fits(&slowest) {
+        let e = model.estimate(&slowest, true);
         return Err(Error::Invalid(format!(
-            "even fully folded (PE = SIMD = 1) the design needs {} LUT and {} BRAM18, over the budget of {} LUT and {} BRAM18",
-            slowest.total_lut(),
-            slowest.total_bram18(),
+            "even fully folded (PE = SIMD = 1) the design needs {} LUT, {} BRAM tiles and {} DSP, over the budget of {} LUT, {} BRAM tiles and {} DSP",
+            e.lut,
+            e.bram_tiles(),
+            e.dsp,
             budget.lut,
-            budget.bram18
+            budget.bram_tiles,
+            budget.dsp
         )));
     }
     let mut target = target_cycles.max(1);
     let mut best: Option<Outcome> = None;
     for _round in 0..6 {
-        // Relax the target until the folding, with its FIFOs sized, fits the budget.
+        // Relax the target until the folding, with its FIFOs sized (and XNORs on DSPs if that
+        // is what it takes), fits the budget.
         let mut t = target;
+        let mut packed = Vec::new();
         let g = loop {
             let (_, mut g) = finn_folding(layers, input, t, mvau_wwidth_max)?;
+            let depths = report::auto_fifo_depths(&g)?;
+            g.set_fifo_depths(&depths);
             if fits(&g) {
-                let (depths, _) = report::auto_fifo_depths(&g, 4)?;
-                g.set_fifo_depths(&depths);
-                if fits(&g) {
-                    break g;
-                }
+                break g;
+            }
+            packed = pack_dsps(&mut g, &budget, model);
+            if !packed.is_empty() {
+                break g;
             }
             t = t + t / 8 + 1;
         };
+        let est = model.estimate(&g, true);
+        if !packed.is_empty() {
+            let dsps: u64 = g.mvaus().map(|(_, m)| dsp_xnor::dsps(m)).sum();
+            notes.push(format!(
+                "the folding for {t} cycles/frame is over the LUT budget; {} moved onto {dsps} DSP48s (dsp_xnor), {} LUT",
+                packed.join(", "),
+                est.lut
+            ));
+        }
         if t != target {
             notes.push(format!(
-                "the folding for {target} cycles/frame needs more than the budget; relaxed to {t} cycles/frame ({} LUT, {} BRAM18)",
-                g.total_lut(),
-                g.total_bram18()
+                "the folding for {target} cycles/frame needs more than the budget; relaxed to {t} cycles/frame ({} LUT, {} BRAM tiles, {} DSP)",
+                est.lut,
+                est.bram_tiles(),
+                est.dsp
             ));
         }
         // The simulator's verdict.
@@ -175,8 +246,8 @@ pub fn search(
         let cfg = g.to_folding_config();
         let outcome = Outcome {
             config: cfg,
-            lut: g.total_lut(),
-            bram18: g.total_bram18(),
+            estimate: est,
+            packed,
             graph: g,
             target_cycles,
             exp_cycles: exp,
@@ -272,12 +343,21 @@ mod tests {
             LayerSpec::LabelSelect { labels: 4, k: 1 },
         ];
         let input = (4, 4, 1);
-        let roomy = search(&layers, input, 20, Budget { lut: 1_000_000, bram18: 1000 }, 36).unwrap();
-        assert!(roomy.met && roomy.exp_cycles < 20, "{roomy:?}");
-        let tight_lut = roomy.lut - 1;
-        let tight = search(&layers, input, 20, Budget { lut: tight_lut, bram18: 1000 }, 36).unwrap();
-        assert!(tight.lut <= tight_lut && !tight.met && !tight.notes.is_empty(), "{:?}", tight.notes);
-        let e = search(&layers, input, 20, Budget { lut: 10, bram18: 0 }, 36).unwrap_err().to_string();
+        let roomy = search(&layers, input, 20, Budget { lut: 1_000_000, bram_tiles: 1000.0, dsp: 1000 }, 36).unwrap();
+        assert!(roomy.met && roomy.exp_cycles < 20 && roomy.packed.is_empty(), "{roomy:?}");
+        let tight_lut = roomy.estimate.lut - 1;
+        // No DSPs to spare beyond the shell's: the target relaxes.
+        let shell_dsp = roomy.estimate.dsp;
+        let tight =
+            search(&layers, input, 20, Budget { lut: tight_lut, bram_tiles: 1000.0, dsp: shell_dsp }, 36).unwrap();
+        assert!(tight.estimate.lut <= tight_lut && !tight.met && !tight.notes.is_empty(), "{:?}", tight.notes);
+        assert!(tight.packed.is_empty());
+        // With DSPs to spare, the binary MVAU's XNORs move onto them and the target holds.
+        let packed = search(&layers, input, 20, Budget { lut: tight_lut, bram_tiles: 1000.0, dsp: 1000 }, 36).unwrap();
+        assert!(packed.met && packed.packed == ["MVAU_hls_1"], "{packed:?}");
+        assert!(packed.estimate.lut <= tight_lut && packed.estimate.dsp > shell_dsp);
+        assert_eq!(packed.config.attrs_for("MVAU_hls_1", "MVAU_hls")["dsp_xnor"], 1);
+        let e = search(&layers, input, 20, Budget { lut: 10, bram_tiles: 0.0, dsp: 0 }, 36).unwrap_err().to_string();
         assert!(e.contains("over the budget"), "{e}");
     }
 }

@@ -9,12 +9,13 @@
 //! starts once all its pixels are buffered; a pixel's slot is reused once the last window that
 //! needs it has started (its top-left use) or, for the right-most columns, once the row of
 //! windows is done. So the first window waits for the buffer to fill, and per output row the
-//! node takes max(OW·K²·cf, W·cf) cycles, as FINN's formula says. Cost: FINN's RTL formula;
-//! LUT/BRAM are not estimated here.
+//! node takes max(OW·K²·cf, W·cf) cycles, as FINN's formula says. Cost: FINN's cycle, LUT and
+//! BRAM formulas for the RTL and the HLS generator.
 
 use std::collections::VecDeque;
 
 use crate::clock::{Core, Process};
+use crate::cost::Resources;
 use crate::fifo::Fifo;
 use crate::stream::{words_for, DType};
 use crate::Error;
@@ -37,10 +38,16 @@ pub struct Swu {
     pub simd: usize,
     pub dtype: DType,
     pub ram_style: String,
-    /// Timing of finn-hlslib's `ConvolutionInputGenerator` (the HLS SWG BNN-PYNQ builds on)
-    /// instead of the RTL SWG: one pipelined loop per frame that first reads K rows, then per
-    /// output row runs max(OW·K²·cf, W·cf) iterations, each writing a window word and, in the
-    /// first W·cf of them, also reading the next row. A stalled read stalls the writes too.
+    /// Timing of finn-hlslib's `ConvolutionInputGenerator` at 8b7f5f5 (the commit BNN-PYNQ
+    /// pins; `slidingwindow.h` lines 73-179) instead of the RTL SWG. One II=1 loop of
+    /// `baseIter` = IFM·K·cf + OFM·max(cwb, crb) iterations per frame, with cwb = OFM·K²·cf
+    /// window words per output row and crb = IFM·cf words per input row. The first IFM·K·cf
+    /// iterations only read (K rows). After that a counter runs 0..max(cwb, crb)−2 and wraps
+    /// (line 172: it resets at max_cycles − 1, so the period is one shorter than a row); an
+    /// iteration writes a window word while counter < cwb − 1 and reads the next input word
+    /// while counter < crb − 1 and rows remain (line 153). Reads and writes are blocking
+    /// stream accesses in the same pipelined iteration, so a read that waits stalls the window
+    /// writes and a full output stalls the reads.
     pub hls_loop: bool,
 }
 
@@ -99,6 +106,44 @@ impl Swu {
         (buf + self.oh() * (self.ow() * self.k * self.k * cf).max(self.w * cf)) as u64
     }
 
+    /// FINN's estimate: `rtl/convolutioninputgenerator_rtl.py:189-258` for the RTL SWG (buffer
+    /// of ((K−1)·W + K)·cf words), `hls/convolutioninputgenerator_hls.py:183-284` for the HLS
+    /// one (K + stride buffers of W·cf words).
+    pub fn finn_estimate(&self) -> Resources {
+        let width = self.word_bits() as u64;
+        let distributed = self.ram_style == "distributed";
+        let block = matches!(self.ram_style.as_str(), "block" | "auto");
+        let ram_width = |depth: u64| match depth {
+            0..=512 => 36,
+            513..=1024 => 18,
+            1025..=2048 => 9,
+            2049..=4096 => 4,
+            4097..=8192 => 2,
+            _ => 1,
+        };
+        if self.hls_loop {
+            let depth = (self.w * self.cf()) as u64;
+            let blocks = self.k as u64 + 1;
+            let lut = 300 + if distributed { blocks * width * depth.div_ceil(64) } else { 0 };
+            let bram18 = if block { blocks * width.div_ceil(ram_width(depth)) * depth.div_ceil(depth) } else { 0 };
+            return Resources { lut, bram18, ..Default::default() };
+        }
+        let depth = (self.buffer_pixels() * self.cf()) as u64;
+        let lut = 300 + if distributed { width * depth.div_ceil(38) } else { 0 };
+        let bram18 = if block {
+            let cascade = depth.div_ceil(16384) * width.div_ceil(ram_width(depth));
+            let savings = if depth > 16384 {
+                width.div_ceil(ram_width(depth)) - width.div_ceil(ram_width(depth % 16384))
+            } else {
+                0
+            };
+            cascade - savings
+        } else {
+            0
+        };
+        Resources { lut, bram18, ..Default::default() }
+    }
+
     /// The whole output of one frame from its input words (the functional definition).
     pub fn execute(&self, input: &[u64]) -> Vec<u64> {
         let ws = words_for(self.word_bits());
@@ -146,6 +191,7 @@ impl Swu {
             offset: 0,
             win_slot: 0,
             it: 0,
+            counter: 0,
             frame_reads: 0,
             skip: 0,
             outw: vec![0; ws],
@@ -183,6 +229,7 @@ pub struct SwuProc<'a> {
     /// HLS loop: iteration within the frame, words read in the frame, compute-only iterations
     /// not yet charged.
     it: usize,
+    counter: usize,
     frame_reads: usize,
     skip: u64,
     outw: Vec<u64>,
@@ -304,22 +351,23 @@ impl SwuProc<'_> {
         }
     }
 
-    /// One step of finn-hlslib's loop per call of the body; see [`Swu::hls_loop`].
+    /// finn-hlslib's loop, one iteration per step; see [`Swu::hls_loop`].
     fn run_hls(&mut self, inp: &mut Fifo, out: &mut Fifo) -> bool {
         let s = self.s;
         let cf = s.cf();
         let init = s.w * s.k * cf;
-        let (wb, rb) = (s.ow() * s.k * s.k * cf, s.w * cf);
-        let block = wb.max(rb);
-        let total = init + s.oh() * block;
+        let (cwb, crb) = (s.ow() * s.k * s.k * cf, s.w * cf);
+        // The counter's period: max_cycles − 1 (at least 1, so a degenerate shape still moves).
+        let period = cwb.max(crb).saturating_sub(1).max(1);
+        let total = init + s.oh() * cwb.max(crb);
         let frame_words = s.h * s.w * cf;
         let mut moved = false;
         loop {
             let (read, write) = if self.it < init {
                 (true, false)
             } else {
-                let j = (self.it - init) % block;
-                (j < rb && self.frame_reads < frame_words, j < wb)
+                let c = self.counter;
+                (c + 1 < crb && self.frame_reads < frame_words, c + 1 < cwb || cwb == 1)
             };
             if !read && !write {
                 self.skip += 1;
@@ -340,9 +388,16 @@ impl SwuProc<'_> {
                     self.emit(out, t);
                 }
             }
+            if self.it >= init {
+                self.counter += 1;
+                if self.counter == period {
+                    self.counter = 0;
+                }
+            }
             self.it += 1;
             if self.it == total {
                 self.it = 0;
+                self.counter = 0;
                 self.frame_reads = 0;
             }
             moved = true;

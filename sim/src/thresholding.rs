@@ -3,9 +3,10 @@
 //!
 //! Function: lane value = ActVal + #{i : T[c][i] ≤ x}. Folding: PE channels per word; threshold
 //! memory PE × C/PE × steps, [p][nf] holding channel nf·PE+p. Timing: one word in and one out
-//! per cycle, C/PE words per pixel. Cost: FINN's cycles; LUT/BRAM are not estimated here.
+//! per cycle, C/PE words per pixel. Cost: FINN's cycles and Thresholding_rtl's memory estimate.
 
 use crate::clock::{Core, Process};
+use crate::cost::{least_waste_primitive, Resources};
 use crate::fifo::Fifo;
 use crate::stream::{get_bits, or_bits, words_for, DType};
 use crate::Error;
@@ -102,6 +103,36 @@ impl Thresholding {
     /// FINN: (C/PE)·vectors.
     pub fn exp_cycles(&self) -> u64 {
         (self.channels / self.pe * self.vectors) as u64
+    }
+
+    /// FINN's threshold type after `minimize_accumulator_width` (`thresholding.py:134-158`): the
+    /// smallest type holding the input range and every threshold.
+    pub fn threshold_type(&self) -> DType {
+        let (tlo, thi) = self.tmem.iter().fold((self.input.min(), self.input.max()), |(a, b), &t| (a.min(t), b.max(t)));
+        if tlo < 0 {
+            DType::covering(tlo.min(-thi - 1), thi)
+        } else {
+            DType::covering(0, thi)
+        }
+    }
+
+    /// Thresholding_rtl's estimate (`rtl/thresholding_rtl.py:81-146`): per PE, one memory per
+    /// output bit x of C/PE·2^x thresholds of the threshold type's width, each on its least-waste
+    /// primitive; LUTRAMs count as LUTs.
+    pub fn finn_estimate(&self) -> Resources {
+        let wbits = self.threshold_type().bits as u64;
+        let cf = (self.channels / self.pe) as u64;
+        let mut r = Resources::default();
+        for x in 0..self.out.bits {
+            let (kind, count) = least_waste_primitive(wbits, cf << x);
+            let n = self.pe as u64 * count;
+            match kind {
+                "LUTRAM" => r.lut += n,
+                "BRAM" => r.bram18 += n,
+                _ => r.uram += n,
+            }
+        }
+        r
     }
 
     /// Output word for channel fold `nf`.

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use binarycop_hw::boards;
 use binarycop_hw::folding::FoldingConfig;
 
+use binarycop_sim::cost::Resources;
+use binarycop_sim::flow::Flow;
 use binarycop_sim::report::{self, Report};
 use serde_json::json;
 
@@ -49,14 +51,16 @@ pub struct SimulateArgs {
     /// Frames to simulate (at least 3 for a steady state).
     #[arg(long, default_value_t = 8)]
     frames: usize,
-    /// FIFO depth for every FIFO, or `auto` to size them as FINN's largefifo flow; default:
-    /// the folding config's depths (2 where it gives none).
+    /// FIFO depth for every FIFO, or `auto` to size them as FINN's default (largefifo_rtlsim)
+    /// does; default: the flow's (the folding config's depths where it gives any, else FINN's
+    /// sizing, or BNN-PYNQ's stream depths).
     #[arg(long)]
     fifo_depth: Option<String>,
-    /// Window generator timing: `rtl` (FINN's RTL SWG) or `hls` (finn-hlslib's loop, as in
-    /// BNN-PYNQ, where reading the next row stalls the window writes).
-    #[arg(long, default_value = "rtl", value_parser = ["rtl", "hls"])]
-    swu: String,
+    /// Which flow builds the accelerator: `finn` (the FINN compiler) or `bnn-pynq` (BNN-PYNQ's
+    /// HLS top level on finn-hlslib 8b7f5f5); default: bnn-pynq for the paper presets (the
+    /// paper's prototypes were built with it), finn for a folding config file.
+    #[arg(long, value_parser = ["finn", "bnn-pynq"])]
+    flow: Option<String>,
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -74,13 +78,26 @@ fn folding_of(spec: &str) -> Result<FoldingConfig> {
     FoldingConfig::from_json(&text).map_err(|e| Error::file(spec, format!("folding config: {e}")))
 }
 
-fn lower_with(m: &FoldedModel, folding: &str) -> Result<lower::Lowered> {
+fn lower_with(m: &FoldedModel, folding: &str, flow: Flow) -> Result<lower::Lowered> {
     let cfg = folding_of(folding)?;
-    lower::lower(m, &cfg).map_err(|e| if Path::new(folding).exists() { e.in_file(folding) } else { e })
+    lower::lower_flow(m, &cfg, flow).map_err(|e| if Path::new(folding).exists() { e.in_file(folding) } else { e })
+}
+
+/// The flow asked for, else the one the folding's origin used: BNN-PYNQ for the paper presets.
+fn flow_of(flow: Option<&str>, folding: &str) -> Flow {
+    match flow.and_then(Flow::from_name) {
+        Some(f) => f,
+        None if !Path::new(folding).exists() && binarycop_hw::folding::paper_config(folding).is_some() => Flow::BnnPynq,
+        None => Flow::Finn,
+    }
+}
+
+fn fifo_depth_of(arg: Option<&str>) -> Result<lower::FifoDepth> {
+    arg.map_or(Ok(lower::FifoDepth::Flow), str::parse)
 }
 
 pub fn simulate(args: SimulateArgs, out: &mut String) -> Result<()> {
-    let SimulateArgs { model, folding, clock_mhz, frames, fifo_depth, swu, json } = args;
+    let SimulateArgs { model, folding, clock_mhz, frames, fifo_depth, flow, json } = args;
     if !(clock_mhz.is_finite() && clock_mhz > 0.0) {
         return Err(Error::invalid(format!("--clock-mhz must be positive, got {clock_mhz}")));
     }
@@ -88,9 +105,8 @@ pub fn simulate(args: SimulateArgs, out: &mut String) -> Result<()> {
         return Err(Error::invalid(format!("--frames must be between 1 and 1000, got {frames}")));
     }
     let m = model.load()?;
-    let mut low = lower_with(&m, &folding)?;
-    low.graph.set_swu_hls_loop(swu == "hls");
-    low.set_fifo_depth(&fifo_depth.as_deref().map_or(Ok(lower::FifoDepth::Config), str::parse)?)?;
+    let mut low = lower_with(&m, &folding, flow_of(flow.as_deref(), &folding))?;
+    low.set_fifo_depth(&fifo_depth_of(fifo_depth.as_deref())?)?;
     let r = low.timing(frames, clock_mhz)?;
     if json {
         let v = report_json(&r, &model.model, &folding, &m.topology.name);
@@ -108,7 +124,8 @@ pub(crate) fn report_json(r: &Report, model: &str, folding: &str, topology: &str
         .map(|n| {
             json!({
                 "name": n.name, "op_type": n.op_type, "pe": n.pe, "simd": n.simd,
-                "exp_cycles": n.exp_cycles, "sim_cycles": n.sim_cycles, "lut": n.lut, "bram18": n.bram18,
+                "exp_cycles": n.exp_cycles, "sim_cycles": n.sim_cycles,
+                "lut": n.finn.lut, "bram18": n.finn.bram18, "uram": n.finn.uram, "dsp": n.finn.dsp,
                 "busy_per_frame": n.busy, "stalled_per_frame": n.stalled, "starved_per_frame": n.starved,
             })
         })
@@ -116,15 +133,18 @@ pub(crate) fn report_json(r: &Report, model: &str, folding: &str, topology: &str
     let fifos: Vec<_> = r
         .fifos
         .iter()
-        .map(|f| json!({"name": f.name, "bits": f.bits, "depth": f.depth, "max_occupancy": f.max_occupancy, "lut": f.lut, "bram18": f.bram18}))
+        .map(|f| json!({"name": f.name, "bits": f.bits, "depth": f.depth, "max_occupancy": f.max_occupancy, "lut": f.finn.lut, "bram18": f.finn.bram18}))
         .collect();
+    let i = &r.implementation;
     json!({
-        "model": model, "topology": topology, "folding": folding, "frames": r.frames,
+        "model": model, "topology": topology, "folding": folding, "flow": r.flow.name(), "frames": r.frames,
         "clock_mhz": r.clock_mhz,
         "exp_cycles_per_frame": r.exp_cycles_per_frame, "exp_fps": r.exp_fps,
         "cycles_per_frame": r.cycles_per_frame, "fps": r.fps,
         "latency_cycles": r.latency_cycles, "latency_us": r.latency_us,
-        "lut": r.lut, "bram18": r.bram18,
+        "lut": r.finn.lut, "bram18": r.finn.bram18, "uram": r.finn.uram, "dsp": r.finn.dsp,
+        "impl_lut": i.lut, "impl_ff": i.ff, "impl_bram_tiles": i.bram_tiles(), "impl_ramb36": i.ramb36,
+        "impl_ramb18": i.ramb18, "impl_dsp": i.dsp,
         "nodes": nodes, "fifos": fifos,
     })
 }
@@ -133,18 +153,28 @@ fn opt(v: Option<usize>) -> String {
     v.map_or("-".into(), |x| x.to_string())
 }
 
+fn finn_line(f: &Resources) -> String {
+    format!("{} LUT, {} BRAM18, {} URAM, {} DSP", f.lut, f.bram18, f.uram, f.dsp)
+}
+
 pub(crate) fn report_text(r: &Report, topology: &str, folding: &str) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "{topology} with folding {folding} at {} MHz, {} frames simulated", r.clock_mhz, r.frames);
     let _ = writeln!(
         s,
-        "{:<34} {:>4} {:>4} {:>9} {:>9} {:>9} {:>9} {:>9} {:>6} {:>6}",
-        "node", "PE", "SIMD", "exp cyc", "sim cyc", "busy/f", "stall/f", "starve/f", "LUT", "BRAM18"
+        "{topology} with folding {folding}, built as {} builds it, at {} MHz, {} frames simulated",
+        r.flow.name(),
+        r.clock_mhz,
+        r.frames
+    );
+    let _ = writeln!(
+        s,
+        "{:<36} {:>4} {:>4} {:>9} {:>9} {:>9} {:>9} {:>9} {:>6} {:>6} {:>4}",
+        "node", "PE", "SIMD", "exp cyc", "sim cyc", "busy/f", "stall/f", "starve/f", "LUT", "BRAM18", "DSP"
     );
     for n in &r.nodes {
         let _ = writeln!(
             s,
-            "{:<34} {:>4} {:>4} {:>9} {:>9} {:>9.0} {:>9.0} {:>9.0} {:>6} {:>6}",
+            "{:<36} {:>4} {:>4} {:>9} {:>9} {:>9.0} {:>9.0} {:>9.0} {:>6} {:>6} {:>4}",
             n.name,
             opt(n.pe),
             opt(n.simd),
@@ -153,8 +183,9 @@ pub(crate) fn report_text(r: &Report, topology: &str, folding: &str) -> String {
             n.busy,
             n.stalled,
             n.starved,
-            n.lut,
-            n.bram18
+            n.finn.lut,
+            n.finn.bram18,
+            n.finn.dsp
         );
     }
     let _ = writeln!(s, "{:<22} {:>5} {:>7} {:>8} {:>6} {:>6}", "fifo", "bits", "depth", "max occ", "LUT", "BRAM18");
@@ -162,7 +193,7 @@ pub(crate) fn report_text(r: &Report, topology: &str, folding: &str) -> String {
         let _ = writeln!(
             s,
             "{:<22} {:>5} {:>7} {:>8} {:>6} {:>6}",
-            f.name, f.bits, f.depth, f.max_occupancy, f.lut, f.bram18
+            f.name, f.bits, f.depth, f.max_occupancy, f.finn.lut, f.finn.bram18
         );
     }
     let _ =
@@ -172,7 +203,18 @@ pub(crate) fn report_text(r: &Report, topology: &str, folding: &str) -> String {
         "simulated: {:.1} cycles/frame steady state, {:.1} FPS; single-frame latency {} cycles = {:.1} us",
         r.cycles_per_frame, r.fps, r.latency_cycles, r.latency_us
     );
-    let _ = writeln!(s, "resources (MVAUs and FIFOs): {} LUT, {} BRAM18", r.lut, r.bram18);
+    let _ = writeln!(s, "FINN's estimate (its formulas, every node, converter and FIFO): {}", finn_line(&r.finn));
+    let i = &r.implementation;
+    let _ = writeln!(
+        s,
+        "post-implementation estimate (Vivado units, shell included, calibrated): {} LUT, {} FF, {} BRAM tiles ({} RAMB36 + {} RAMB18), {} DSP",
+        i.lut,
+        i.ff,
+        i.bram_tiles(),
+        i.ramb36,
+        i.ramb18,
+        i.dsp
+    );
     s
 }
 
@@ -213,8 +255,8 @@ pub fn export_hw(args: ExportHwArgs, out: &mut String) -> Result<()> {
         return Err(Error::invalid(format!("--clock-mhz must be positive, got {clock}")));
     }
     let m = model.load()?;
-    let mut low = lower_with(&m, &folding)?;
-    low.set_fifo_depth(&fifo_depth.as_deref().map_or(Ok(lower::FifoDepth::Config), str::parse)?)?;
+    let mut low = lower_with(&m, &folding, Flow::Finn)?;
+    low.set_fifo_depth(&fifo_depth_of(fifo_depth.as_deref())?)?;
     let fps = target_fps.unwrap_or_else(|| report::fps(clock, low.graph.max_exp_cycles() as f64));
     if !(fps.is_finite() && fps > 0.0) {
         return Err(Error::invalid(format!("--target-fps must be positive, got {fps}")));
@@ -237,7 +279,7 @@ pub fn export_hw(args: ExportHwArgs, out: &mut String) -> Result<()> {
 pub struct FoldSearchArgs {
     #[command(flatten)]
     model: SimModelArgs,
-    /// The board whose LUT and BRAM budget the folding must fit.
+    /// The board whose LUT, Block RAM and DSP budget the folding must fit.
     #[arg(long, default_value = "pynq-z1")]
     board: String,
     #[arg(long)]
@@ -245,7 +287,7 @@ pub struct FoldSearchArgs {
     /// Default: the board's clock.
     #[arg(long)]
     clock_mhz: Option<f64>,
-    /// Fraction of the board's LUTs and BRAMs the accelerator may use.
+    /// Fraction of the board's LUTs, Block RAM tiles and DSPs the accelerator may use.
     #[arg(long, default_value_t = 1.0)]
     max_util: f64,
     /// FINN's mvau_wwidth_max: the widest SIMD·weight bits an MVAU may get.
@@ -281,7 +323,8 @@ pub fn fold_search(args: FoldSearchArgs, out: &mut String) -> Result<()> {
     let target = ((clock * 1e6 / target_fps).floor() as u64).max(1);
     let budget = binarycop_sim::search::Budget {
         lut: (board.lut as f64 * max_util) as u64,
-        bram18: (board.bram18 as f64 * max_util) as u64,
+        bram_tiles: (board.bram18 as f64 / 2.0 * max_util).floor(),
+        dsp: (board.dsp as f64 * max_util) as u64,
     };
     let o = binarycop_sim::search::search(&layers, (t.height, t.width, t.channels), target, budget, mvau_wwidth_max)
         .map_err(|e| Error::invalid(format!("{} on {}: {e}", m.topology.name, board.name)))?;
@@ -291,10 +334,11 @@ pub fn fold_search(args: FoldSearchArgs, out: &mut String) -> Result<()> {
         format!("target {target_fps} FPS met: {sim_fps:.1} FPS simulated at {clock} MHz")
     } else {
         format!(
-            "target {target_fps} FPS is not reachable on {} within {} LUT / {} BRAM18: best found {sim_fps:.1} FPS simulated ({:.1} FPS by FINN's formulas)",
+            "target {target_fps} FPS is not reachable on {} within {} LUT / {} BRAM tiles / {} DSP: best found {sim_fps:.1} FPS simulated ({:.1} FPS by FINN's formulas)",
             board.name,
             budget.lut,
-            budget.bram18,
+            budget.bram_tiles,
+            budget.dsp,
             report::fps(clock, o.exp_cycles as f64)
         )
     };
@@ -306,11 +350,14 @@ pub fn fold_search(args: FoldSearchArgs, out: &mut String) -> Result<()> {
             .filter(|n| n.pe_simd() != (None, None))
             .map(|n| json!({"name": n.name, "pe": n.pe_simd().0, "simd": n.pe_simd().1, "exp_cycles": n.exp_cycles()}))
             .collect();
+        let e = &o.estimate;
         let v = json!({
             "board": board.name, "clock_mhz": clock, "target_fps": target_fps, "target_cycles": target,
             "exp_cycles_per_frame": o.exp_cycles, "cycles_per_frame": o.sim_cycles, "fps": sim_fps,
-            "lut": o.lut, "bram18": o.bram18, "budget_lut": budget.lut, "budget_bram18": budget.bram18,
-            "met": o.met, "notes": o.notes, "nodes": nodes, "folding_config": dest.display().to_string(),
+            "impl_lut": e.lut, "impl_ff": e.ff, "impl_bram_tiles": e.bram_tiles(), "impl_dsp": e.dsp,
+            "budget_lut": budget.lut, "budget_bram_tiles": budget.bram_tiles, "budget_dsp": budget.dsp,
+            "dsp_xnor": o.packed, "met": o.met, "notes": o.notes, "nodes": nodes,
+            "folding_config": dest.display().to_string(),
         });
         let _ = writeln!(out, "{}", serde_json::to_string_pretty(&v).expect("JSON"));
     } else {
@@ -327,10 +374,18 @@ pub fn fold_search(args: FoldSearchArgs, out: &mut String) -> Result<()> {
         for note in &o.notes {
             let _ = writeln!(out, "note: {note}");
         }
+        let e = &o.estimate;
         let _ = writeln!(
             out,
-            "estimate: {} cycles/frame (FINN), {:.0} simulated; {} LUT of {}, {} BRAM18 of {} (MVAUs and FIFOs)",
-            o.exp_cycles, o.sim_cycles, o.lut, budget.lut, o.bram18, budget.bram18
+            "estimate: {} cycles/frame (FINN), {:.0} simulated; post-implementation {} LUT of {}, {} BRAM tiles of {}, {} DSP of {}",
+            o.exp_cycles,
+            o.sim_cycles,
+            e.lut,
+            budget.lut,
+            e.bram_tiles(),
+            budget.bram_tiles,
+            e.dsp,
+            budget.dsp
         );
         let _ = writeln!(out, "{verdict}");
         let _ = writeln!(out, "wrote {}", dest.display());

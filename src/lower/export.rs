@@ -32,10 +32,18 @@ Files (one folder per FINN node that has memories):
 - `config.h`: BNN-PYNQ-style defines per MVAU layer i (`L<i>_K`, `L<i>_IFM_CH`, ..., `L<i>_SIMD`,
   `L<i>_PE`, `L<i>_WMEM`, `L<i>_TMEM`, `L<i>_MW`, `L<i>_MH`).
 - `MVAU_hls_N/memblock.dat`: FINN memstream weight image (mode decoupled_verilog_dat). One line
-  per address a = nf*SF + sf (NF = MH/PE, SF = MW/SIMD), PE*SIMD bits as hex, most significant
-  digit first, padded to whole digits. Bit p*SIMD + i is the weight of matrix row nf*PE + p,
-  column sf*SIMD + i (1 = +1, 0 = -1): PE 0, lane 0 is the least significant bit. Columns are in
-  FINN order: (ky, kx, c) for convolutions, (h, w, c) for fully connected layers.
+  per address a = nf*SF + sf (NF = MH/PE, SF = MW/SIMD), PE*SIMD*W bits as hex, most
+  significant digit first, padded to whole digits. Field p*SIMD + i (W bits) is the weight of
+  matrix row nf*PE + p, column sf*SIMD + i: PE 0, lane 0 is the least significant field. W is
+  the weight type FINN's minimize_bit_width leaves: 1 bit (1 = +1, 0 = -1) for binary-input
+  layers, INT2 for the first layer (+1 = 01, -1 = 11), or 1 bit again when the folding sets
+  runtime_writeable_weights. Columns are in FINN order: (ky, kx, c) for convolutions, (h, w, c)
+  for fully connected layers.
+- `runtime_weights/1_K_MVAU_hls_N.dat` (only for MVAUs with runtime_writeable_weights = 1): the
+  same lines in FINN's decoupled_runtime format, the driver's runtime_weights files: each line
+  padded to a power-of-two number of 32-bit words, one word per line, least significant first.
+  K counts the runtime-writable layers; partition 1 is the dataflow partition between the two
+  IODMA partitions of a zynq-iodma build.
 - `MVAU_hls_N/params.h`: the same memories as finn-hlslib initializers: `BinaryWeights<SIMD,
   PE, WMEM>` (entry [p][a], lane i at bit i) and `ThresholdsActivation<TMEM, PE, steps, acc,
   out, ActVal, comp::less_equal>` (entry [p][nf] is the threshold of row nf*PE + p; the output
@@ -45,7 +53,9 @@ Files (one folder per FINN node that has memories):
 - `bnn-pynq/L-P-weights.bin`, `bnn-pynq/L-P-thres.bin`: BNN-PYNQ finnthesizer files for MVAU
   layer L and PE P. Weights: one little-endian uint64 per address nf*SF + sf, column
   sf*SIMD + i at bit i (only for SIMD <= 64; wider layers are skipped and listed in
-  `bnn-pynq/SKIPPED`). Thresholds: little-endian int64, nf-major. BNN-PYNQ's finn-hlslib fires
+  `bnn-pynq/SKIPPED`). The last layer's rows are padded to a multiple of 64 (of PE if larger)
+  with all-ones rows, as finnthesizer pads them. Thresholds: little-endian int64, nf-major.
+  BNN-PYNQ's finn-hlslib fires
   on acc > T, so these hold T - 1. For layer 0 (8-bit input read as ap_fixed<8,1>, thresholds
   as ap_fixed with 8 fraction bits) they hold (T - 1) * 256 * input_scale.
 
@@ -87,13 +97,21 @@ pub fn export(low: &Lowered, m: &FoldedModel, dir: &Path, target: &BuildTarget) 
     let scale256 = m.input_quant.scale as f64 * 256.0;
     let mut skipped = Vec::new();
     let mut layer = 0;
-    for n in &g.nodes {
+    let mut runtime = 0;
+    let last = g.nodes.iter().rposition(|n| matches!(n.op, Op::Mvau(_)));
+    for (i, n) in g.nodes.iter().enumerate() {
         match &n.op {
             Op::Mvau(mv) => {
                 write(dir, &format!("{}/memblock.dat", n.name), images::weights_dat(mv).as_bytes(), &mut written)?;
                 write(dir, &format!("{}/params.h", n.name), images::params_h(mv, &n.name).as_bytes(), &mut written)?;
+                if mv.cfg.runtime_writeable_weights {
+                    let f = format!("runtime_weights/1_{runtime}_{}.dat", n.name);
+                    write(dir, &f, images::weights_runtime(mv).as_bytes(), &mut written)?;
+                    runtime += 1;
+                }
+                let pad = if Some(i) == last { binarycop_sim::flow::Flow::BNN_PYNQ_LAST_ROWS } else { 1 };
                 for p in 0..mv.cfg.pe {
-                    match images::weights_bin(mv, p) {
+                    match images::weights_bin(mv, p, pad) {
                         Ok(b) => write(dir, &format!("bnn-pynq/{layer}-{p}-weights.bin"), &b, &mut written)?,
                         Err(e) => {
                             skipped.push(format!("{layer} ({}): {e}", n.name));

@@ -9,6 +9,7 @@ pub mod export;
 
 use binarycop_hw::folding::FoldingConfig;
 use binarycop_sim::clock::{simulate as run_sim, Run, SimOptions};
+use binarycop_sim::flow::Flow;
 use binarycop_sim::graph::{Graph, LayerSpec};
 use binarycop_sim::mvau::{Activation, BitRows, MvauSpec};
 use binarycop_sim::report::{self, Report};
@@ -123,11 +124,16 @@ pub fn layers(m: &FoldedModel) -> Result<Vec<LayerSpec>> {
     Ok(out)
 }
 
-/// Lowers and folds a model.
+/// Lowers and folds a model as FINN builds it.
 pub fn lower(m: &FoldedModel, cfg: &FoldingConfig) -> Result<Lowered> {
+    lower_flow(m, cfg, Flow::Finn)
+}
+
+/// Lowers and folds a model as `flow` builds it.
+pub fn lower_flow(m: &FoldedModel, cfg: &FoldingConfig, flow: Flow) -> Result<Lowered> {
     let specs = layers(m)?;
     let t = m.topology.input;
-    let graph = Graph::build(&specs, cfg, (t.height, t.width, t.channels)).map_err(sim_error)?;
+    let graph = Graph::build_flow(&specs, cfg, (t.height, t.width, t.channels), flow).map_err(sim_error)?;
     let resolved = m.resolved();
     let (mut mv, mut mp) = (0, 0);
     let layer_nodes = resolved
@@ -161,15 +167,20 @@ impl Lowered {
             .position(|n| n.name == node)
             .ok_or_else(|| Error::invalid(format!("no node '{node}' in the graph")))?;
         let n = &self.graph.nodes[i];
+        let words = run.taps.get(i).ok_or_else(|| Error::invalid("the run was not tapped"))?;
+        if let binarycop_sim::Op::Mvau(m) = &n.op {
+            // Rows BNN-PYNQ pads the last layer with are not the model's.
+            let lanes = lanes(words, n.out_bits, m.out);
+            let per = m.mh_pad.max(1);
+            return Ok(lanes.chunks(per).flat_map(|v| v[..m.mh.min(v.len())].to_vec()).collect());
+        }
         let dtype = match &n.op {
             binarycop_sim::Op::Thresholding(t) => t.out,
-            binarycop_sim::Op::Mvau(m) => m.out,
             binarycop_sim::Op::MaxPool(_) => DType::BINARY,
             binarycop_sim::Op::Swu(s) => s.dtype,
             binarycop_sim::Op::LabelSelect(l) => l.out,
             _ => return Err(Error::invalid(format!("node '{node}' has no decoded output"))),
         };
-        let words = run.taps.get(i).ok_or_else(|| Error::invalid("the run was not tapped"))?;
         Ok(lanes(words, n.out_bits, dtype))
     }
 }
@@ -177,9 +188,10 @@ impl Lowered {
 /// How the FIFOs between nodes are sized for a simulation.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FifoDepth {
-    /// As the folding config gives them (2 where it gives none).
-    Config,
-    /// As FINN's largefifo flow sizes them.
+    /// As the flow does: the folding config's depths where it gives any; else FINN sizes them
+    /// (largefifo_rtlsim, [`FifoDepth::Auto`]) and BNN-PYNQ uses its top level's stream depths.
+    Flow,
+    /// As FINN's default sizing (largefifo_rtlsim) sizes them.
     Auto,
     /// One depth for every FIFO.
     Fixed(usize),
@@ -201,9 +213,9 @@ impl std::str::FromStr for FifoDepth {
 impl Lowered {
     pub fn set_fifo_depth(&mut self, depth: &FifoDepth) -> Result<()> {
         match depth {
-            FifoDepth::Config => {}
-            FifoDepth::Auto => {
-                let (depths, _) = report::auto_fifo_depths(&self.graph, 4).map_err(sim_error)?;
+            FifoDepth::Flow if self.graph.config_depths || self.graph.flow == Flow::BnnPynq => {}
+            FifoDepth::Flow | FifoDepth::Auto => {
+                let depths = report::auto_fifo_depths(&self.graph).map_err(sim_error)?;
                 self.graph.set_fifo_depths(&depths);
             }
             FifoDepth::Fixed(d) => {
