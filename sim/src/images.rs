@@ -253,6 +253,61 @@ mod tests {
         assert_eq!(t, [9, 29]);
     }
 
+    /// 2 rows × 2 columns of an INT8-input layer, PE 2, SIMD 1: rows [+1, −1] and [−1, −1].
+    fn first_layer(runtime: bool) -> Mvau {
+        let mut w = BitRows::zeros(2, 2);
+        w.set(0, 0, true);
+        let sp = MvauSpec {
+            mw: 2,
+            mh: 2,
+            vectors: 1,
+            input: DType::INT8,
+            weights: w,
+            activation: Activation::Thresholds { thresholds: vec![vec![0]; 2], act_val: 0, out: DType::BINARY },
+        };
+        let cfg = MvauConfig { pe: 2, simd: 1, runtime_writeable_weights: runtime, ..Default::default() };
+        Mvau::new("MVAU_hls_0", &sp, cfg).unwrap()
+    }
+
+    #[test]
+    fn first_layer_weights_are_int2_as_minimize_bit_width_leaves_them() {
+        // Address 0: PE 0 = +1 → 01, PE 1 = −1 → 11 → 0b1101; address 1: both −1 → 0b1111.
+        let m = first_layer(false);
+        assert_eq!(m.wdt, DType::new(2, true));
+        assert_eq!(weights_dat(&m), "d\nf\n");
+        // Runtime-writable weights keep one bit (1 = +1) and pad each line to 32-bit words.
+        let r = first_layer(true);
+        assert_eq!(r.wdt, DType::BINARY);
+        assert_eq!(weights_dat(&r), "1\n0\n");
+        assert_eq!(weights_runtime(&m), "0000000d\n0000000f\n");
+        // 96 bits (CNV's MVAU 0: PE 16 × SIMD 3 × 2 bits) take 4 words per line, least
+        // significant first: all −1 is 96 one bits, then the padding word.
+        let sp = MvauSpec {
+            mw: 3,
+            mh: 16,
+            vectors: 1,
+            input: DType::INT8,
+            weights: BitRows::zeros(16, 3),
+            activation: Activation::Thresholds { thresholds: vec![vec![0]; 16], act_val: 0, out: DType::BINARY },
+        };
+        let wide = Mvau::new("MVAU_hls_0", &sp, MvauConfig { pe: 16, simd: 3, ..Default::default() }).unwrap();
+        assert_eq!(weights_runtime(&wide), "ffffffff\nffffffff\nffffffff\n00000000\n");
+        let h = params_h(&m, "MVAU_hls_0");
+        assert!(h.contains("FixedPointWeights<1, ap_int<2>, 2, 2>"), "{h}");
+        assert!(h.contains("ap_uint<2>(\"1\", 16), ap_uint<2>(\"3\", 16)"), "{h}");
+    }
+
+    #[test]
+    fn bnn_pynq_pads_the_last_layer_with_ones() {
+        let m = example();
+        let words: Vec<u64> =
+            weights_bin(&m, 0, 64).unwrap().chunks(8).map(|c| u64::from_le_bytes(c.try_into().unwrap())).collect();
+        // 64 rows at PE 2 → 32 folds × 2 addresses; past the 2 real folds, all-ones SIMD words.
+        assert_eq!(words.len(), 64);
+        assert_eq!(words[..4], [0b001, 0b000, 0b100, 0b000]);
+        assert!(words[4..].iter().all(|&w| w == 0b111));
+    }
+
     #[test]
     fn params_header_lists_pe_memories() {
         let h = params_h(&example(), "MVAU_hls_0");

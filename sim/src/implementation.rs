@@ -253,7 +253,8 @@ fn node_memories(n: &Node, flow: Flow, out: &mut Vec<Memory>) {
         Op::Mvau(m) => mvau_memories(m, flow, out),
         Op::Swu(s) => {
             let width = s.word_bits() as u64;
-            let style = style_of(&s.ram_style);
+            // FINN's ram_style is not an attribute of BNN-PYNQ's HLS line buffers (RAM_2P).
+            let style = if flow == Flow::BnnPynq { Style::Auto } else { style_of(&s.ram_style) };
             if s.hls_loop {
                 for _ in 0..=s.k {
                     out.push(Memory { depth: (s.w * s.cf()) as u64, width, style, hls: true });
