@@ -9,6 +9,7 @@ use binarycop_sim::dsp_xnor;
 use binarycop_sim::flow::Flow;
 use binarycop_sim::graph::{Graph, Op};
 use binarycop_sim::implementation::{self, Estimate, MemoryRule};
+use binarycop_sim::report;
 
 #[path = "common/cnv_family.rs"]
 mod cnv_family;
@@ -58,6 +59,28 @@ fn binarycops_prototypes_held_out() {
     }
     // CNV's DSPs are within 3; n-CNV's and µ-CNV's are not (README: what would explain them).
     assert_eq!(dsp_miss, [3, 5, -5]);
+}
+
+#[test]
+fn the_held_out_table_of_the_readme() {
+    let m = implementation::model().unwrap();
+    let finn = |name: &str| {
+        let layers = cnv_family::preset(name);
+        let mut g = Graph::build_flow(&layers, &paper_config(name).unwrap(), (32, 32, 3), Flow::Finn).unwrap();
+        let d = report::auto_fifo_depths(&g).unwrap();
+        g.set_fifo_depths(&d);
+        g
+    };
+    let row = |g: &Graph| {
+        let e = m.estimate(g, true);
+        (e.lut, e.bram_tiles(), e.dsp)
+    };
+    assert_eq!(row(&bnn_pynq("cnv")), (27137, 111.0, 27));
+    assert_eq!(row(&bnn_pynq("ncnv")), (21642, 10.5, 19));
+    assert_eq!(row(&bnn_pynq("ucnv")), (12276, 13.0, 22));
+    assert_eq!(row(&finn("cnv")), (24753, 81.5, 3));
+    assert_eq!(row(&finn("ncnv")), (19164, 24.0, 3));
+    assert_eq!(row(&finn("ucnv")), (11019, 16.0, 3));
 }
 
 #[test]

@@ -42,10 +42,12 @@ Files (one folder per FINN node that has memories):
 - `runtime_weights/1_K_MVAU_hls_N.dat` (only for MVAUs with runtime_writeable_weights = 1): the
   same lines in FINN's decoupled_runtime format, the driver's runtime_weights files: each line
   padded to a power-of-two number of 32-bit words, one word per line, least significant first.
-  K counts the runtime-writable layers; partition 1 is the dataflow partition between the two
-  IODMA partitions of a zynq-iodma build.
+  K counts the runtime-writable layers. FINN names these files <partition>_<layer>_<node>.dat
+  (make_pynq_driver.py:290); 1 is the dataflow partition's index when the input IODMA forms
+  partition 0, as in a zynq-iodma build.
 - `MVAU_hls_N/params.h`: the same memories as finn-hlslib initializers: `BinaryWeights<SIMD,
-  PE, WMEM>` (entry [p][a], lane i at bit i) and `ThresholdsActivation<TMEM, PE, steps, acc,
+  PE, WMEM>` (entry [p][a], lane i at bit i; `FixedPointWeights<SIMD, ap_int<2>, PE, WMEM>` with
+  2-bit lanes for INT2 weights) and `ThresholdsActivation<TMEM, PE, steps, acc,
   out, ActVal, comp::less_equal>` (entry [p][nf] is the threshold of row nf*PE + p; the output
   bit is 1 where acc >= T). The last MVAU has no thresholds (its accumulator is the score).
 - `Thresholding_rtl_0/params.h`: the input quantizer: one row of thresholds shared by all
