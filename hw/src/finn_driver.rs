@@ -67,11 +67,24 @@ pub enum DriverPyError {
     #[error("{path}: io_shape_dict[\"{key}\"] (line {line}): {msg}")]
     Entry { path: PathBuf, key: String, line: usize, msg: String },
     #[error("{path}: io_shape_dict[\"{key}\"] (line {line}): FINN DataType '{name}' is not supported: {why}")]
-    DataType { path: PathBuf, key: String, line: usize, name: String, why: &'static str },
+    DataType { path: PathBuf, key: String, line: usize, name: String, why: UnsupportedType },
     #[error("{path}: {tensor}: inconsistent shapes: {msg}")]
     Shapes { path: PathBuf, tensor: String, msg: String },
     #[error("{path}: {msg}")]
     Unsupported { path: PathBuf, msg: String },
+}
+
+/// Why a FINN DataType name has no binarycop packing type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum UnsupportedType {
+    #[error("FINN's DataType names are upper case")]
+    LowerCase,
+    #[error("a floating-point type; the IODMA driver packs integer types only")]
+    Float,
+    #[error("a fixed-point or scaled type; the IODMA driver packs plain integer types only")]
+    FixedPoint,
+    #[error("not a FINN integer type (BINARY, BIPOLAR, TERNARY, UINTn or INTn with n in 1..=32)")]
+    Unknown,
 }
 
 /// Which form `io_shape_dict` has.
@@ -260,18 +273,17 @@ pub fn py_tuple(dims: &[usize]) -> String {
 }
 
 /// A FINN DataType name as binarycop's packing type, or why it cannot be one.
-pub fn finn_datatype(name: &str) -> Result<DataType, &'static str> {
+pub fn finn_datatype(name: &str) -> Result<DataType, UnsupportedType> {
     if name != name.to_ascii_uppercase() {
-        return Err("FINN's DataType names are upper case");
+        return Err(UnsupportedType::LowerCase);
     }
     if name.starts_with("FLOAT") || name.starts_with("BFLOAT") {
-        return Err("a floating-point type; the IODMA driver packs integer types only");
+        return Err(UnsupportedType::Float);
     }
     if name.starts_with("FIXED") || name.starts_with("SCALEDINT") {
-        return Err("a fixed-point or scaled type; the IODMA driver packs plain integer types only");
+        return Err(UnsupportedType::FixedPoint);
     }
-    name.parse::<DataType>()
-        .map_err(|_| "not a FINN integer type (BINARY, BIPOLAR, TERNARY, UINTn or INTn with n in 1..=32)")
+    name.parse::<DataType>().map_err(|_| UnsupportedType::Unknown)
 }
 
 /// The text being read, for messages.
@@ -754,10 +766,11 @@ io_shape_dict = {
     fn datatype_names() {
         assert_eq!(finn_datatype("UINT8"), Ok(DataType::UINT8));
         assert_eq!(finn_datatype("TERNARY"), Ok(DataType::TERNARY));
-        assert!(finn_datatype("uint8").unwrap_err().contains("upper case"));
-        assert!(finn_datatype("BFLOAT16").unwrap_err().contains("floating"));
-        assert!(finn_datatype("SCALEDINT<8>").unwrap_err().contains("scaled"));
-        assert!(finn_datatype("INT33").unwrap_err().contains("1..=32"));
+        assert_eq!(finn_datatype("uint8"), Err(UnsupportedType::LowerCase));
+        assert_eq!(finn_datatype("BFLOAT16"), Err(UnsupportedType::Float));
+        assert_eq!(finn_datatype("SCALEDINT<8>"), Err(UnsupportedType::FixedPoint));
+        assert_eq!(finn_datatype("INT33"), Err(UnsupportedType::Unknown));
+        assert!(UnsupportedType::Unknown.to_string().contains("1..=32"));
         assert_eq!(py_tuple(&[1]), "(1,)");
     }
 }

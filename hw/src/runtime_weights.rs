@@ -132,8 +132,9 @@ pub fn read_file(path: &Path) -> Result<WeightFile, WeightsError> {
     Ok(WeightFile { path: path.to_path_buf(), partition, layer, node: node.to_string(), words })
 }
 
-/// Whitespace-separated hexadecimal 32-bit words (FINN: `int(x, 16)` per token).
-pub fn parse_words(text: &str) -> Result<Vec<u32>, String> {
+/// Whitespace-separated hexadecimal 32-bit words (FINN: `int(x, 16)` per token); the message
+/// of a bad token names its line ([`read_file`] puts the file on it).
+fn parse_words(text: &str) -> Result<Vec<u32>, String> {
     let mut words = Vec::new();
     for (n, line) in text.lines().enumerate() {
         for tok in line.split_whitespace() {
