@@ -16,6 +16,18 @@ pub enum Error {
     /// A model graph outside the supported family; names the node.
     #[error("{path}: node '{node}' ({op}): {msg}")]
     Unsupported { path: PathBuf, node: String, op: String, msg: String },
+    /// A FINN deployment folder (driver.py, .hwh, .bit, runtime weights) that hw refused; names
+    /// the file.
+    #[error(transparent)]
+    Deployment(#[from] binarycop_hw::deployment::DeploymentError),
+    /// A step of hw's IODMA driver that failed (setup, a run, loading weights), with where it
+    /// was.
+    #[error("{context}: {source}")]
+    Driver {
+        context: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
+    },
 }
 
 impl Error {
@@ -25,12 +37,28 @@ impl Error {
     pub fn file(path: impl AsRef<Path>, msg: impl std::fmt::Display) -> Self {
         Error::File { path: path.as_ref().to_path_buf(), msg: msg.to_string() }
     }
+    /// A hw error with where it happened, e.g. `driver("zynq accelerator", e)`.
+    pub fn driver(context: impl Into<String>, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Error::Driver { context: context.into(), source: Box::new(source) }
+    }
     /// Puts a file name on an error that had none.
     pub fn in_file(self, path: impl AsRef<Path>) -> Self {
         match self {
             Error::Invalid(msg) => Error::file(path, msg),
             other => other,
         }
+    }
+}
+
+impl From<binarycop_hw::finn_driver::DriverPyError> for Error {
+    fn from(e: binarycop_hw::finn_driver::DriverPyError) -> Self {
+        Error::Deployment(e.into())
+    }
+}
+
+impl From<binarycop_hw::runtime_weights::WeightsError> for Error {
+    fn from(e: binarycop_hw::runtime_weights::WeightsError) -> Self {
+        Error::Deployment(e.into())
     }
 }
 

@@ -286,7 +286,14 @@ fn opts(roots: Roots) -> ZynqOptions {
     }
 }
 
-const UIO_JSON: &str = r#"{"idma0": {"uio": "idma0"}, "odma0": {"uio": "odma0"}, "timeout_ms": 30}"#;
+/// A JSON description of the fake board's UIO windows with the fixture deployment's driver.py.
+fn uio_json(timeout_ms: u64) -> String {
+    let driver = root().join("hw/tests/data/deploy/driver/driver.py");
+    format!(
+        r#"{{"driver": "{}", "idma0": {{"uio": "idma0"}}, "odma0": {{"uio": "odma0"}}, "timeout_ms": {timeout_ms}}}"#,
+        driver.display()
+    )
+}
 
 /// A stand-in for the programmable logic behind file-backed windows: when both DMAs have
 /// ap_start, it reads numReps frames from the input buffer's file, classifies them with the
@@ -356,18 +363,18 @@ fn zynq_programs_the_iodma_registers_and_buffers() {
     let (m, imgs) = fixture("ucnv_random");
     let tmp = tempfile::tempdir().unwrap();
     let desc = tmp.path().join("accel.json");
-    std::fs::write(&desc, UIO_JSON).unwrap();
+    std::fs::write(&desc, uio_json(30)).unwrap();
 
     // Register files start at 0: ap_idle clear, so the driver refuses before writing.
     let roots = fake_board(tmp.path(), 0, 0, &[]);
-    let acc = ZynqAccel::open(m.clone(), &ZynqSource::Json(desc.clone()), &opts(roots.clone())).unwrap();
+    let acc = ZynqAccel::open(&ZynqSource::Json(desc.clone()), &opts(roots.clone()), Some(m.clone())).unwrap();
     let e = acc.run(imgs.slice(s![..2, .., .., ..]), &[]).unwrap_err().to_string();
     assert!(e.contains("odma is not idle"), "{e}");
     assert_eq!(reg(&roots.dev.join("uio1"), 0x1c), 0);
 
     // Idle, but nothing ever raises ap_done: the run times out and leaves its writes behind.
     let roots = fake_board(tmp.path(), 0x4, 0x4, &[]);
-    let acc = ZynqAccel::open(m.clone(), &ZynqSource::Json(desc.clone()), &opts(roots.clone())).unwrap();
+    let acc = ZynqAccel::open(&ZynqSource::Json(desc.clone()), &opts(roots.clone()), Some(m.clone())).unwrap();
     assert_eq!(acc.max_batch(), 4);
     let e = acc.run(imgs.slice(s![..2, .., .., ..]), &[]).unwrap_err().to_string();
     assert!(e.contains("timed out"), "{e}");
@@ -384,8 +391,8 @@ fn zynq_programs_the_iodma_registers_and_buffers() {
     // input buffer holds.
     let roots = fake_board(tmp.path(), 0x4, 0x4, &[]);
     let desc = tmp.path().join("slow.json");
-    std::fs::write(&desc, UIO_JSON.replace("30", "5000")).unwrap();
-    let acc = ZynqAccel::open(m.clone(), &ZynqSource::Json(desc.clone()), &opts(roots.clone())).unwrap();
+    std::fs::write(&desc, uio_json(5000)).unwrap();
+    let acc = ZynqAccel::open(&ZynqSource::Json(desc.clone()), &opts(roots.clone()), Some(m.clone())).unwrap();
     let d = |f: &str| roots.dev.join(f);
     let pl = FakePl::start([(d("uio0"), 0), (d("uio1"), 0)], d("udmabuf0"), d("udmabuf1"), &m);
     let got = acc.run(imgs.view(), &[]).unwrap();
@@ -403,10 +410,14 @@ fn zynq_programs_the_iodma_registers_and_buffers() {
     assert!(e.contains("label 7") && e.contains("4 classes"), "{e}");
 }
 
+/// The fixture deployment (FINN's layout) copied to `dir/deploy`, with `edit` applied to the .hwh
+/// and .bit.
 fn deploy_copy(dir: &Path, edit: impl Fn(&mut String, &mut Vec<u8>)) -> PathBuf {
     let src = root().join("hw/tests/data/deploy/bitfile");
     let dst = dir.join("deploy/bitfile");
     std::fs::create_dir_all(&dst).unwrap();
+    std::fs::create_dir_all(dir.join("deploy/driver")).unwrap();
+    std::fs::copy(root().join("hw/tests/data/deploy/driver/driver.py"), dir.join("deploy/driver/driver.py")).unwrap();
     let mut hwh = std::fs::read_to_string(src.join("finn-accel.hwh")).unwrap();
     let mut bit = std::fs::read(src.join("finn-accel.bit")).unwrap();
     edit(&mut hwh, &mut bit);
@@ -423,7 +434,7 @@ fn zynq_from_a_deployment_folder_uses_uio_then_devmem() {
     let roots = fake_board(tmp.path(), 0x4, 0x4, &[]);
     let mut o = opts(roots.clone());
     o.driver.timeout = Duration::from_secs(5);
-    let acc = ZynqAccel::open(m.clone(), &ZynqSource::Deploy(deploy.clone()), &o).unwrap();
+    let acc = ZynqAccel::open(&ZynqSource::Deploy(deploy.clone()), &o, Some(m.clone())).unwrap();
     assert!(acc.summary().contains("finn-accel.bit") && acc.summary().contains("100 MHz"), "{}", acc.summary());
     let d = |f: &str| roots.dev.join(f);
     let pl = FakePl::start([(d("uio0"), 0), (d("uio1"), 0)], d("udmabuf0"), d("udmabuf1"), &m).forcing(2);
@@ -441,10 +452,12 @@ fn zynq_from_a_deployment_folder_uses_uio_then_devmem() {
     drop(f);
     let mut o = opts(roots.clone());
     o.devmem = mem.clone();
-    let e = ZynqAccel::open(m.clone(), &ZynqSource::Deploy(deploy.clone()), &o).map(|_| ()).unwrap_err().to_string();
+    let e =
+        ZynqAccel::open(&ZynqSource::Deploy(deploy.clone()), &o, Some(m.clone())).map(|_| ()).unwrap_err().to_string();
     assert!(e.contains("idma0") && e.contains("--allow-devmem") && e.contains("deploy"), "{e}");
     o.allow_devmem = true;
-    let e = ZynqAccel::open(m.clone(), &ZynqSource::Deploy(deploy.clone()), &o).map(|_| ()).unwrap_err().to_string();
+    let e =
+        ZynqAccel::open(&ZynqSource::Deploy(deploy.clone()), &o, Some(m.clone())).map(|_| ()).unwrap_err().to_string();
     assert!(e.contains("not a Zynq") && e.contains("fpga_manager"), "{e}");
     std::fs::create_dir_all(roots.sys.join("class/fpga_manager/fpga0")).unwrap();
     {
@@ -454,7 +467,7 @@ fn zynq_from_a_deployment_folder_uses_uio_then_devmem() {
         f.write_all_at(&4u32.to_ne_bytes(), 0x4001_0000).unwrap();
     }
     o.driver.timeout = Duration::from_secs(5);
-    let acc = ZynqAccel::open(m.clone(), &ZynqSource::Deploy(deploy), &o).unwrap();
+    let acc = ZynqAccel::open(&ZynqSource::Deploy(deploy), &o, Some(m.clone())).unwrap();
     let d = |f: &str| roots.dev.join(f);
     let pl = FakePl::start([(mem.clone(), 0x4000_0000), (mem.clone(), 0x4001_0000)], d("udmabuf0"), d("udmabuf1"), &m);
     let got = acc.run(imgs.slice(s![3..4, .., .., ..]), &[]).unwrap();
@@ -476,8 +489,9 @@ fn zynq_bad_deployments_and_descriptions_are_clear_errors() {
     let (m, _) = fixture("ucnv_random");
     let tmp = tempfile::tempdir().unwrap();
     let roots = fake_board(tmp.path(), 0x4, 0x4, &[]);
-    let open =
-        |src: ZynqSource| ZynqAccel::open(m.clone(), &src, &opts(roots.clone())).map(|_| ()).unwrap_err().to_string();
+    let open = |src: ZynqSource| {
+        ZynqAccel::open(&src, &opts(roots.clone()), Some(m.clone())).map(|_| ()).unwrap_err().to_string()
+    };
 
     let d = deploy_copy(&tmp.path().join("a"), |_, bit| bit.truncate(bit.len() - 10));
     let e = open(ZynqSource::Deploy(d));
@@ -490,21 +504,260 @@ fn zynq_bad_deployments_and_descriptions_are_clear_errors() {
     assert!(e.contains("nowhere") && e.contains("directory"), "{e}");
 
     let desc = tmp.path().join("bad.json");
-    std::fs::write(&desc, r#"{"idma0": {"uio": "idma0"}}"#).unwrap();
+    std::fs::write(&desc, uio_json(30).replace(r#", "odma0": {"uio": "odma0"}"#, "")).unwrap();
     let e = open(ZynqSource::Json(desc.clone()));
     assert!(e.contains("bad.json") && e.contains("odma0"), "{e}");
-    std::fs::write(&desc, r#"{"idma0": {"uio": "idma7"}, "odma0": {"uio": "odma0"}}"#).unwrap();
+    std::fs::write(&desc, uio_json(30).replace(r#"{"uio": "idma0"}"#, r#"{"uio": "idma7"}"#)).unwrap();
     let e = open(ZynqSource::Json(desc.clone()));
     assert!(e.contains("idma7") && e.contains("generic-uio"), "{e}");
-    std::fs::write(&desc, r#"{"idma0": {"uio": "idma0"}, "odma0": {"uio": "odma0"}, "input_buffer": "udmabuf5"}"#)
+    std::fs::write(&desc, uio_json(30).replace(r#""timeout_ms""#, r#""input_buffer": "udmabuf5", "timeout_ms""#))
         .unwrap();
     let e = open(ZynqSource::Json(desc.clone()));
     assert!(e.contains("udmabuf5") && e.contains("module"), "{e}");
     // A buffer too small for one 3072-byte frame.
     fake_udmabuf(&roots, "udmabuf0", 0x1000_0000, vec![0; 1024]);
-    std::fs::write(&desc, UIO_JSON).unwrap();
+    std::fs::write(&desc, uio_json(30)).unwrap();
     let e = open(ZynqSource::Json(desc));
     assert!(e.contains("1024") && e.contains("3072"), "{e}");
+}
+
+// ---- deployments: driver.py shapes the frames ----
+
+fn fixture_driver(name: &str) -> String {
+    std::fs::read_to_string(root().join("hw/tests/data").join(name)).unwrap()
+}
+
+/// The fixture deployment copied to `dir/deploy` with `driver` as its driver.py and `edit` on
+/// the .hwh.
+fn deploy_with(dir: &Path, driver: &str, edit: impl Fn(&mut String)) -> PathBuf {
+    let d = deploy_copy(dir, |hwh, _| edit(hwh));
+    std::fs::write(d.join("driver/driver.py"), driver).unwrap();
+    d
+}
+
+/// The same frames in BinaryCoP's single form, in a flat folder as BinaryCoP published.
+fn flat_single_form(dir: &Path) -> PathBuf {
+    let src = root().join("hw/tests/data/deploy/bitfile");
+    std::fs::create_dir_all(dir).unwrap();
+    for ext in ["hwh", "bit"] {
+        std::fs::copy(src.join(format!("finn-accel.{ext}")), dir.join(format!("resizer.{ext}"))).unwrap();
+    }
+    std::fs::write(dir.join("driver.py"), fixture_driver("driver_single.py")).unwrap();
+    dir.to_path_buf()
+}
+
+/// driver.py variants that no 32×32×3, 4-class model matches (or binarycop cannot drive), with
+/// what the error must say.
+fn mismatched_drivers() -> Vec<(&'static str, String, Vec<&'static str>)> {
+    let single = fixture_driver("driver_single.py");
+    vec![
+        (
+            "72x72",
+            single.replace("32, 32", "72, 72"),
+            vec!["the model takes 32x32x3 images", "driver.py says 72x72x3", "(1, 72, 72, 3)"],
+        ),
+        (
+            "binary-odt",
+            single.replace("\"odt\" : DataType.UINT8", "\"odt\" : DataType.BINARY"),
+            vec!["the model has 4 classes", "odt BINARY", "up to 1"],
+        ),
+        (
+            "float-idt",
+            single.replace("\"idt\" : DataType.UINT8", "\"idt\" : DataType.FLOAT32"),
+            vec!["[\"idt\"]", "FLOAT32"],
+        ),
+        (
+            "int4-idt",
+            single
+                .replace("\"idt\" : DataType.UINT8", "\"idt\" : DataType.INT4")
+                .replace("\"ishape_packed\" : (1, 32, 32, 1, 3)", "\"ishape_packed\" : (1, 32, 32, 1, 2)"),
+            vec!["idt is INT4", "UINT8 images"],
+        ),
+        (
+            "scores-out",
+            single.replace("(1, 1)", "(1, 4)").replace("(1, 1, 1)", "(1, 1, 4)"),
+            vec!["oshape_normal (1, 4)", "one class index"],
+        ),
+        ("malformed", single.replace("\"odt\" :", "\"odt\" ::"), vec!["not valid Python"]),
+        ("no-dict", "import numpy as np\n".to_string(), vec!["no module-level `io_shape_dict"]),
+    ]
+}
+
+#[test]
+fn sim_shaped_by_a_deployment_equals_cpu_in_both_forms() {
+    let (m, imgs) = fixture("ucnv_trained");
+    let tmp = tempfile::tempdir().unwrap();
+    let cpu = CpuAccel::new(m.clone()).unwrap().run(imgs.view(), &[]).unwrap();
+    for dir in [root().join("hw/tests/data/deploy"), flat_single_form(&tmp.path().join("notebook"))] {
+        let acc = sim(&m, SimAccelConfig { deploy: Some(dir.clone()), max_batch: 5, ..Default::default() });
+        assert_eq!((acc.io().image.to_string(), acc.io().classes), ("32x32x3".to_string(), Some(4)));
+        let got = acc.run(imgs.view(), &[2]).unwrap();
+        assert_eq!(got.labels, cpu.labels, "{}", dir.display());
+        assert_eq!(acc.device().runs() as usize, 2 * imgs.len_of(Axis(0)).div_ceil(5));
+    }
+}
+
+#[test]
+fn sim_refuses_mismatched_deployments() {
+    let (m, _) = fixture("ucnv_trained");
+    let tmp = tempfile::tempdir().unwrap();
+    let open = |dir: PathBuf| {
+        let cfg = SimAccelConfig { deploy: Some(dir), ..Default::default() };
+        SimAccel::with_config(m.clone(), &lower::paper_config(&m).unwrap(), cfg).map(|_| ()).unwrap_err().to_string()
+    };
+    for (name, driver, needles) in mismatched_drivers() {
+        let e = open(deploy_with(&tmp.path().join(name), &driver, |_| {}));
+        assert!(e.contains(&format!("{name}/deploy/driver/driver.py")) || e.contains("driver.py says"), "{name}: {e}");
+        for n in needles {
+            assert!(e.contains(n), "{name}: '{n}' not in {e}");
+        }
+    }
+    // A label type the model's classes fit, but not the bytes its LabelSelect writes.
+    let single = fixture_driver("driver_single.py");
+    let wide = single
+        .replace("\"odt\" : DataType.UINT8", "\"odt\" : DataType.UINT16")
+        .replace("\"oshape_packed\" : (1, 1, 1)", "\"oshape_packed\" : (1, 1, 2)");
+    let e = open(deploy_with(&tmp.path().join("wide"), &wide, |_| {}));
+    assert!(e.contains("UINT16 (odt) in 2 bytes") && e.contains("UINT8 in 1"), "{e}");
+    // Runtime weights: the simulated device has no weight memories.
+    let d = deploy_with(&tmp.path().join("rw"), &single, |h| *h = with_weight_window(h));
+    std::fs::create_dir(d.join("driver/runtime_weights")).unwrap();
+    std::fs::write(d.join("driver/runtime_weights/1_0_MVAU_hls_0.dat"), "1\n2\n").unwrap();
+    let e = open(d);
+    assert!(e.contains("1_0_MVAU_hls_0.dat") && e.contains("--backend zynq"), "{e}");
+}
+
+/// The fixture .hwh with one AXI-lite window for StreamingDataflowPartition_1.
+fn with_weight_window(hwh: &str) -> String {
+    let range = r#"<MEMRANGE ADDRESSBLOCK="Reg" BASEVALUE="0x40020000" HIGHVALUE="0x40020FFF" INSTANCE="StreamingDataflowPartition_1" MEMTYPE="REGISTER" SLAVEBUSINTERFACE="s_axilite_0"/>
+      </MEMORYMAP>
+      <PERIPHERALS>
+        <PERIPHERAL INSTANCE="idma0"/>"#;
+    let anchor = "</MEMORYMAP>\n      <PERIPHERALS>\n        <PERIPHERAL INSTANCE=\"idma0\"/>";
+    assert!(hwh.contains(anchor));
+    hwh.replace(anchor, range)
+}
+
+/// Every register window and DMA buffer file of the fake tree, to compare before and after.
+fn device_files(roots: &Roots) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut files: Vec<(PathBuf, Vec<u8>)> = std::fs::read_dir(&roots.dev)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .map(|p| (p.clone(), std::fs::read(&p).unwrap()))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn zynq_runs_without_a_model_shaped_by_driver_py() {
+    let (m, imgs) = fixture("ucnv_trained");
+    let tmp = tempfile::tempdir().unwrap();
+    let deploy = flat_single_form(&tmp.path().join("notebook"));
+    let roots = fake_board(tmp.path(), 0x4, 0x4, &[]);
+    let mut o = opts(roots.clone());
+    o.driver.timeout = Duration::from_secs(5);
+    let acc = ZynqAccel::open(&ZynqSource::Deploy(deploy), &o, None).unwrap();
+    assert!(acc.model().is_none());
+    assert_eq!((acc.io().image.to_string(), acc.io().classes, acc.io().max_label), ("32x32x3".to_string(), None, 255));
+    let d = |f: &str| roots.dev.join(f);
+    // The stand-in PL runs the model; the backend knows only driver.py.
+    let pl = FakePl::start([(d("uio0"), 0), (d("uio1"), 0)], d("udmabuf0"), d("udmabuf1"), &m);
+    let got = acc.run(imgs.slice(s![..8, .., .., ..]), &[]).unwrap();
+    assert_eq!(pl.finish(), 2);
+    let cpu = CpuAccel::new(m.clone()).unwrap().run(imgs.slice(s![..8, .., .., ..]), &[]).unwrap();
+    assert_eq!(got.labels, cpu.labels);
+    // Without a model the label range is odt's: 200 passes, and images must be 32x32x3.
+    let pl = FakePl::start([(d("uio0"), 0), (d("uio1"), 0)], d("udmabuf0"), d("udmabuf1"), &m).forcing(200);
+    assert_eq!(acc.run(imgs.slice(s![..1, .., .., ..]), &[]).unwrap().labels, [200]);
+    pl.finish();
+    let e = acc.run(Array4::<u8>::zeros((1, 72, 72, 3)).view(), &[]).unwrap_err().to_string();
+    assert!(e.contains("72x72x3") && e.contains("32x32x3"), "{e}");
+}
+
+#[test]
+fn zynq_refuses_bad_deployments_with_nothing_touched() {
+    let (m, _) = fixture("ucnv_trained");
+    let tmp = tempfile::tempdir().unwrap();
+    let roots = fake_board(tmp.path(), 0x4, 0x4, &[]);
+    let before = device_files(&roots);
+    let open = |dir: PathBuf, model: Option<FoldedModel>| {
+        ZynqAccel::open(&ZynqSource::Deploy(dir), &opts(roots.clone()), model).map(|_| ()).unwrap_err().to_string()
+    };
+    let mut cases: Vec<(String, PathBuf, Vec<String>)> = mismatched_drivers()
+        .into_iter()
+        .map(|(name, driver, needles)| {
+            let dir = deploy_with(&tmp.path().join(name), &driver, |_| {});
+            (name.to_string(), dir, needles.into_iter().map(String::from).collect())
+        })
+        .collect();
+    let missing = deploy_copy(&tmp.path().join("missing"), |_, _| {});
+    std::fs::remove_file(missing.join("driver/driver.py")).unwrap();
+    cases.push(("missing".into(), missing, vec!["no driver.py".into()]));
+    // Two inputs, both in the .hwh: parsed, then refused.
+    let two = fixture_driver("driver_two_inputs.py");
+    let dir = deploy_with(&tmp.path().join("two"), &two, |h| {
+        *h = h.replace(
+            "</MEMORYMAP>\n      <PERIPHERALS>\n        <PERIPHERAL INSTANCE=\"idma0\"/>",
+            "<MEMRANGE BASEVALUE=\"0x40050000\" HIGHVALUE=\"0x4005FFFF\" INSTANCE=\"idma1\" MEMTYPE=\"REGISTER\"/>\n      </MEMORYMAP>\n      <PERIPHERALS>\n        <PERIPHERAL INSTANCE=\"idma0\"/>",
+        )
+    });
+    cases.push(("two".into(), dir, vec!["2 input(s) (idma0, idma1)".into(), "one input".into()]));
+    // Runtime weights larger than their window.
+    let dir = deploy_with(&tmp.path().join("rw"), &fixture_driver("driver_single.py"), |h| *h = with_weight_window(h));
+    std::fs::create_dir(dir.join("driver/runtime_weights")).unwrap();
+    std::fs::write(dir.join("driver/runtime_weights/1_0_MVAU_hls_0.dat"), "1\n".repeat(1025)).unwrap();
+    cases.push(("rw".into(), dir, vec!["1025 words".into(), "0x1000-byte window StreamingDataflowPartition_1".into()]));
+
+    for (name, dir, needles) in cases {
+        let e = open(dir, Some(m.clone()));
+        for n in needles {
+            assert!(e.contains(&n), "{name}: '{n}' not in {e}");
+        }
+        assert!(!e.contains("panicked"), "{e}");
+        assert!(device_files(&roots) == before, "{name}: a register window or buffer changed");
+    }
+}
+
+#[test]
+fn zynq_loads_runtime_weights_verifies_and_flushes() {
+    let (m, imgs) = fixture("ucnv_trained");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = deploy_with(&tmp.path().join("rw"), &fixture_driver("driver_single.py"), |h| *h = with_weight_window(h));
+    std::fs::create_dir(dir.join("driver/runtime_weights")).unwrap();
+    let words: Vec<u32> = (0..300u32).map(|i| i.wrapping_mul(0x9e37_79b9)).collect();
+    let text: String = words.iter().map(|w| format!("{w:08x}\n")).collect();
+    std::fs::write(dir.join("driver/runtime_weights/1_0_MVAU_hls_0.dat"), text).unwrap();
+    let roots = fake_board(tmp.path(), 0x4, 0x4, &[]);
+    fake_uio(&roots, 2, "StreamingDataflowPartition_1", 0);
+    let mut o = opts(roots.clone());
+    o.driver.timeout = Duration::from_secs(5);
+    let d = |f: &str| roots.dev.join(f);
+    let pl = FakePl::start([(d("uio0"), 0), (d("uio1"), 0)], d("udmabuf0"), d("udmabuf1"), &m);
+    let acc = ZynqAccel::open(&ZynqSource::Deploy(dir), &o, None).unwrap();
+    let window = std::fs::read(d("uio2")).unwrap();
+    let written: Vec<u32> = window[..1200].chunks_exact(4).map(|b| u32::from_ne_bytes(b.try_into().unwrap())).collect();
+    assert_eq!(written, words);
+    assert!(window[1200..].iter().all(|&b| b == 0));
+    // The flush run happened during open, then a real one.
+    assert_eq!(acc.run(imgs.slice(s![..3, .., .., ..]), &[]).unwrap().labels.len(), 3);
+    assert_eq!(pl.finish(), 2);
+}
+
+#[test]
+fn crosscheck_reports_the_images_an_accelerator_got_wrong() {
+    use binarycop::accel::crosscheck;
+    let (m, imgs) = fixture("ucnv_trained");
+    let imgs = imgs.slice(s![..6, .., .., ..]);
+    let cpu = CpuAccel::new(m.clone()).unwrap();
+    let acc = sim(&m, SimAccelConfig::default());
+    let good = crosscheck::against_cpu(&cpu, imgs, &acc.run(imgs, &[]).unwrap()).unwrap();
+    assert!(good.agrees() && good.checked == 6, "{good:?}");
+    assert!(good.summary("sim").contains("equal the CPU engine's on all 6"));
+    acc.device().set_faults(Faults { corrupt_output: true, ..Default::default() });
+    let bad = crosscheck::against_cpu(&cpu, imgs, &acc.run(imgs, &[]).unwrap()).unwrap();
+    assert_eq!(bad.mismatches, [0, 1, 2, 3, 4, 5]);
+    assert!(bad.summary("sim").starts_with("6 of 6 images"), "{}", bad.summary("sim"));
 }
 
 // ---- the command line ----
@@ -594,4 +847,88 @@ fn cli_backend_errors_are_clear() {
     let (code, out, _) = cli(&["infer", "--help"]);
     assert_eq!(code, 0);
     assert!(out.contains("--backend") && out.contains("top-1 label only") && out.contains("--save-tap"), "{out}");
+}
+
+#[test]
+fn cli_infer_with_a_deployment() {
+    let dir = root().join("tests/fixtures/ucnv_trained");
+    let (model, inputs) = (dir.join("model.onnx"), dir.join("inputs.npy"));
+    let (model, inputs) = (model.to_str().unwrap(), inputs.to_str().unwrap());
+    let deploy = root().join("hw/tests/data/deploy");
+    let deploy = deploy.to_str().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let names = tmp.path().join("classes.txt");
+    std::fs::write(&names, "Correct\nNose\n\nNose+Mouth\nChin\n").unwrap();
+
+    // sim shaped by driver.py, checked against the engine, labels named from a file.
+    let base = ["infer", "--model", model, "--images", inputs, "--backend", "sim", "--deploy", deploy];
+    let mut args = base.to_vec();
+    args.extend(["--json", "--class-names", names.to_str().unwrap()]);
+    let (code, out, err) = cli(&args);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["cpu_check"], serde_json::json!({"checked": 32, "mismatches": []}));
+    assert_eq!(v["deploy"], deploy);
+    let truth: Vec<i64> = read_npy::<_, ndarray::Array1<i64>>(dir.join("labels.npy")).unwrap().to_vec();
+    let classes = ["Correct", "Nose", "Nose+Mouth", "Chin"];
+    for (r, t) in v["results"].as_array().unwrap().iter().zip(&truth) {
+        assert_eq!(r["label"], *t);
+        assert_eq!(r["class"], classes[*t as usize]);
+    }
+    let mut args = base.to_vec();
+    args.extend(["--class-names", "Correct,Nose,Nose+Mouth,Chin"]);
+    let (code, out, err) = cli(&args);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.lines().next().unwrap().split_whitespace().eq(["input", "label", "class"]), "{out}");
+    assert!(out.contains("cpu check: sim labels equal the CPU engine's on all 32 images"), "{out}");
+
+    // Bad inputs: each a clear error.
+    let bad72 =
+        deploy_with(&tmp.path().join("b72"), &fixture_driver("driver_single.py").replace("32, 32", "72, 72"), |_| {});
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["--deploy", bad72.to_str().unwrap()], "the model takes 32x32x3 images"),
+        (vec!["--deploy", deploy, "--class-names", "a,b,c"], "3 class names for the model's 4 classes"),
+        (vec!["--deploy", deploy, "--class-names", "a,b,a,c"], "('a') appears twice"),
+        (vec!["--deploy", deploy, "--class-names", "a,,b,c"], "class name 1 is empty"),
+    ];
+    for (extra, want) in cases {
+        let mut args = ["infer", "--model", model, "--images", inputs, "--backend", "sim"].to_vec();
+        args.extend(extra.iter().copied());
+        let (code, _, err) = cli(&args);
+        assert_eq!(code, 1, "{extra:?}: {err}");
+        assert!(err.contains(want) && !err.contains("panicked"), "{extra:?}: {err}");
+    }
+    // Without a model: zynq goes as far as this machine allows (no UIO, no /dev/mem); sim and cpu
+    // need one; --deploy is not for cpu.
+    let (code, _, err) =
+        cli(&["infer", "--images", inputs, "--backend", "zynq", "--deploy", deploy, "--class-names", "a,b"]);
+    assert!(code == 1 && err.contains("--allow-devmem"), "{err}");
+    let (code, _, err) = cli(&["infer", "--images", inputs, "--backend", "sim", "--deploy", deploy]);
+    assert!(code == 1 && err.contains("--backend sim needs --model"), "{err}");
+    let (code, _, err) = cli(&["infer", "--images", inputs]);
+    assert!(code == 1 && err.contains("--backend cpu needs --model"), "{err}");
+    let (code, _, err) = cli(&["infer", "--model", model, "--images", inputs, "--deploy", deploy]);
+    assert!(code == 1 && err.contains("--deploy applies to --backend zynq and sim"), "{err}");
+}
+
+/// BinaryCoP's published deployment (72×72×3, 3 classes) is refused for our 32×32 model with
+/// one error naming both. Needs `BINARYCOP_REPO`: a work tree of NaelF/BinaryCoP.
+#[test]
+fn cli_refuses_binarycop_published_deployment_for_a_32x32_model() {
+    let Some(repo) = std::env::var_os("BINARYCOP_REPO") else {
+        eprintln!("skipped: set BINARYCOP_REPO to a work tree of NaelF/BinaryCoP to try its notebook/ deployment");
+        return;
+    };
+    let notebook = Path::new(&repo).join("notebook");
+    let dir = root().join("tests/fixtures/ucnv_trained");
+    let (model, inputs) = (dir.join("model.onnx"), dir.join("inputs.npy"));
+    let args = ["infer", "--model", model.to_str().unwrap(), "--images", inputs.to_str().unwrap()];
+    let mut with = args.to_vec();
+    with.extend(["--backend", "sim", "--deploy", notebook.to_str().unwrap()]);
+    let (code, out, err) = cli(&with);
+    assert_eq!(code, 1, "{out}");
+    assert!(err.contains("the model takes 32x32x3 images") && err.contains("notebook/driver.py says 72x72x3"), "{err}");
+    let (code, out, err) = cli(&["deploy-info", "--deploy", notebook.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("normal (1, 72, 72, 3)") && out.contains("15552 byte(s) per frame"), "{out}");
 }

@@ -198,6 +198,12 @@ fn deploy_info_text_and_json() {
     assert_eq!((b["design"].as_str(), b["part"].as_str()), (Some("finn_design_wrapper"), Some("7z020clg400")));
     assert_eq!((b["date"].as_str(), b["time"].as_str()), (Some("2026/04/11"), Some("14:03:27")));
     assert_eq!(b["payload_bytes"], 64);
+    let d = &v["driver"];
+    assert_eq!(d["form"], "list");
+    assert_eq!(d["inputs"][0]["normal"], serde_json::json!([1, 32, 32, 3]));
+    assert_eq!(d["inputs"][0]["frame_bytes"], 3072);
+    assert_eq!((d["outputs"][0]["dma"].as_str(), d["outputs"][0]["dtype"].as_str()), (Some("odma0"), Some("UINT8")));
+    assert_eq!(v["runtime_weights"], serde_json::json!([]));
 }
 
 #[test]
@@ -216,6 +222,19 @@ fn deploy_info_bad_folders_are_clear_errors() {
     let (code, _, err) = run(&["deploy-info", "--deploy", s(&dir)]);
     assert!(code == 1 && err.contains("top.hwh") && err.contains("idma0"), "{err}");
     std::fs::write(dir.join("top.hwh"), &hwh).unwrap();
+    let (code, _, err) = run(&["deploy-info", "--deploy", s(&dir)]);
+    assert!(code == 1 && err.contains("no driver.py"), "{err}");
+    let driver = std::fs::read_to_string(deploy_fixture().join("driver/driver.py")).unwrap();
+    std::fs::write(
+        dir.join("driver.py"),
+        driver.replace("\"idt\" : [DataType['UINT8']]", "\"idt\" : [DataType['UINT12']]"),
+    )
+    .unwrap();
+    let (code, _, err) = run(&["deploy-info", "--deploy", s(&dir)]);
+    assert!(
+        code == 1 && err.contains("driver.py") && err.contains("ishape_packed") && err.contains("5 bytes"),
+        "{err}"
+    );
     let bit = std::fs::read(src.join("finn-accel.bit")).unwrap();
     std::fs::write(dir.join("top.bit"), &bit[..bit.len() - 10]).unwrap();
     let (code, _, err) = run(&["deploy-info", "--deploy", s(&dir)]);

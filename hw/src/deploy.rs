@@ -19,10 +19,65 @@ use std::path::{Path, PathBuf};
 
 use crate::sysfs::{self, SysfsError};
 
+/// What is wrong with the text of a .hwh.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HwhError {
+    #[error("not well-formed XML: {0}")]
+    Xml(String),
+    #[error("not a Vivado hardware handoff: root element <{0}>, expected <EDKSYSTEM>")]
+    NotHandoff(String),
+    #[error("no Zynq processing system module (processing_system7 or zynq_ultra_ps_e)")]
+    NoProcessor,
+    #[error("{name}: {what} address '{value}' is not hexadecimal")]
+    BadAddress { name: String, what: &'static str, value: String },
+    #[error("{name}: high address {high:#x} is below the base {base:#x}")]
+    Inverted { name: String, base: u64, high: u64 },
+    #[error("MEMRANGE of {0} lacks BASEVALUE or HIGHVALUE")]
+    IncompleteRange(String),
+    #[error(
+        "no register window for {need} (FINN's zynq-iodma instance name); IODMA windows found: [{found}]; \
+         module instances: [{instances}]"
+    )]
+    MissingDma { need: &'static str, found: String, instances: String },
+    #[error("{name} = '{value}' is not a frequency in MHz")]
+    BadFrequency { name: &'static str, value: String },
+}
+
+/// What is wrong with the bytes of a .bit.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BitError {
+    #[error("truncated: {0} bytes, shorter than the 13-byte header magic")]
+    NoMagic(usize),
+    #[error("not a Xilinx .bit file: the 13-byte header magic does not match")]
+    BadMagic,
+    #[error("truncated header at byte {pos}: {what}")]
+    TruncatedHeader { pos: usize, what: String },
+    #[error("truncated: the header announces {announced} payload bytes, the file has {have}")]
+    TruncatedPayload { announced: usize, have: usize },
+    #[error("header lacks field '{key}' ({what})")]
+    MissingField { key: char, what: &'static str },
+    #[error("corrupt header: unexpected field key {key:#04x} at byte {pos}")]
+    BadKey { key: u8, pos: usize },
+    #[error("payload of {0} bytes is not whole 32-bit words")]
+    PartialWords(usize),
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum DeployError {
     #[error("{path}: {msg}")]
     File { path: PathBuf, msg: String },
+    #[error("{path}: {source}")]
+    Hwh {
+        path: PathBuf,
+        #[source]
+        source: HwhError,
+    },
+    #[error("{path}: {source}")]
+    Bit {
+        path: PathBuf,
+        #[source]
+        source: BitError,
+    },
     #[error(transparent)]
     Sysfs(#[from] SysfsError),
     #[error(
@@ -45,11 +100,26 @@ pub struct DmaWindow {
     pub range: u64,
 }
 
+/// One AXI-lite register window of the processor's memory map (any instance).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegWindow {
+    /// The block-design instance, e.g. "StreamingDataflowPartition_1".
+    pub instance: String,
+    /// Its slave interface, e.g. "s_axilite_0" (empty when the .hwh does not say).
+    pub interface: String,
+    pub base: u64,
+    /// Bytes: HIGHVALUE − BASEVALUE + 1.
+    pub range: u64,
+}
+
 /// What the .hwh tells the driver.
 #[derive(Clone, Debug, PartialEq)]
 pub struct HwhInfo {
     /// idma0, idma1, …, then odma0, … .
     pub dmas: Vec<DmaWindow>,
+    /// Every REGISTER range of the processor's memory map, in file order (the IODMAs' too):
+    /// where runtime-writable weights are written.
+    pub windows: Vec<RegWindow>,
     /// PL clock 0 as requested in the design, MHz.
     pub fclk_mhz: Option<f64>,
     /// PL clock 0 as the PS clock dividers actually make it, MHz.
@@ -85,13 +155,22 @@ fn hex_u64(s: &str) -> Option<u64> {
     u64::from_str_radix(h, 16).ok()
 }
 
-fn window(name: &str, base: &str, high: &str) -> Result<DmaWindow, String> {
-    let b = hex_u64(base).ok_or_else(|| format!("{name}: base address '{base}' is not hexadecimal"))?;
-    let h = hex_u64(high).ok_or_else(|| format!("{name}: high address '{high}' is not hexadecimal"))?;
+/// (base, range) of a window given as hexadecimal base and high addresses.
+fn span(name: &str, base: &str, high: &str) -> Result<(u64, u64), HwhError> {
+    let bad = |what, value: &str| HwhError::BadAddress { name: name.to_string(), what, value: value.to_string() };
+    let b = hex_u64(base).ok_or_else(|| bad("base", base))?;
+    let h = hex_u64(high).ok_or_else(|| bad("high", high))?;
     if h < b {
-        return Err(format!("{name}: high address {h:#x} is below the base {b:#x}"));
+        return Err(HwhError::Inverted { name: name.to_string(), base: b, high: h });
     }
-    Ok(DmaWindow { name: name.to_string(), base: b, range: h - b + 1 })
+    // h - b + 1 overflows only for a window spanning all 2^64 addresses.
+    let range = (h - b).checked_add(1).ok_or_else(|| bad("high", high))?;
+    Ok((b, range))
+}
+
+fn window(name: &str, base: &str, high: &str) -> Result<DmaWindow, HwhError> {
+    let (base, range) = span(name, base, high)?;
+    Ok(DmaWindow { name: name.to_string(), base, range })
 }
 
 /// The `PARAMETER NAME=… VALUE=…` children of a module's own PARAMETERS.
@@ -104,7 +183,7 @@ fn module_param<'a>(module: roxmltree::Node<'a, 'a>, name: &str) -> Option<&'a s
         .and_then(|n| n.attribute("VALUE"))
 }
 
-fn mhz(module: roxmltree::Node, name: &str) -> Result<Option<f64>, String> {
+fn mhz(module: roxmltree::Node, name: &'static str) -> Result<Option<f64>, HwhError> {
     match module_param(module, name) {
         None => Ok(None),
         Some(v) => v
@@ -113,20 +192,33 @@ fn mhz(module: roxmltree::Node, name: &str) -> Result<Option<f64>, String> {
             .ok()
             .filter(|f| f.is_finite() && *f > 0.0)
             .map(Some)
-            .ok_or_else(|| format!("{name} = '{v}' is not a frequency in MHz")),
+            .ok_or_else(|| HwhError::BadFrequency { name, value: v.to_string() }),
     }
 }
 
+/// The REGISTER ranges of the processor's memory map.
+fn register_windows(ps: roxmltree::Node) -> Result<Vec<RegWindow>, HwhError> {
+    let ranges = ps.children().filter(|n| n.has_tag_name("MEMORYMAP")).flat_map(|m| m.children());
+    let mut out = Vec::new();
+    for r in ranges.filter(|n| n.has_tag_name("MEMRANGE") && n.attribute("MEMTYPE") == Some("REGISTER")) {
+        let Some(instance) = r.attribute("INSTANCE") else { continue };
+        let (Some(b), Some(h)) = (r.attribute("BASEVALUE"), r.attribute("HIGHVALUE")) else {
+            return Err(HwhError::IncompleteRange(instance.to_string()));
+        };
+        let (base, range) = span(instance, b, h)?;
+        let interface = r.attribute("SLAVEBUSINTERFACE").unwrap_or_default().to_string();
+        out.push(RegWindow { instance: instance.to_string(), interface, base, range });
+    }
+    Ok(out)
+}
+
 /// Parses the text of a Vivado .hwh.
-pub fn parse_hwh(text: &str) -> Result<HwhInfo, String> {
+pub fn parse_hwh(text: &str) -> Result<HwhInfo, HwhError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let doc = roxmltree::Document::parse(text).map_err(|e| format!("not well-formed XML: {e}"))?;
+    let doc = roxmltree::Document::parse(text).map_err(|e| HwhError::Xml(e.to_string()))?;
     let root = doc.root_element();
     if !root.has_tag_name("EDKSYSTEM") {
-        return Err(format!(
-            "not a Vivado hardware handoff: root element <{}>, expected <EDKSYSTEM>",
-            root.tag_name().name()
-        ));
+        return Err(HwhError::NotHandoff(root.tag_name().name().to_string()));
     }
     let sysinfo = root.children().find(|n| n.has_tag_name("SYSTEMINFO"));
     let modules: Vec<_> = root
@@ -138,10 +230,11 @@ pub fn parse_hwh(text: &str) -> Result<HwhInfo, String> {
     let ps = modules
         .iter()
         .find(|m| m.attribute("MODTYPE").is_some_and(|t| PROCESSORS.contains(&t)))
-        .ok_or_else(|| format!("no Zynq processing system module ({})", PROCESSORS.join(" or ")))?;
+        .ok_or(HwhError::NoProcessor)?;
     let processor = ps.attribute("MODTYPE").unwrap_or_default().to_string();
 
     let mut dmas: Vec<DmaWindow> = Vec::new();
+    let windows = register_windows(*ps)?;
     let ranges = ps.children().filter(|n| n.has_tag_name("MEMORYMAP")).flat_map(|m| m.children());
     for r in ranges.filter(|n| n.has_tag_name("MEMRANGE")) {
         let Some(inst) = r.attribute("INSTANCE").filter(|i| dma_key(i).is_some()) else { continue };
@@ -149,7 +242,7 @@ pub fn parse_hwh(text: &str) -> Result<HwhInfo, String> {
             continue;
         }
         let (Some(b), Some(h)) = (r.attribute("BASEVALUE"), r.attribute("HIGHVALUE")) else {
-            return Err(format!("MEMRANGE of {inst} lacks BASEVALUE or HIGHVALUE"));
+            return Err(HwhError::IncompleteRange(inst.to_string()));
         };
         dmas.push(window(inst, b, h)?);
     }
@@ -167,12 +260,11 @@ pub fn parse_hwh(text: &str) -> Result<HwhInfo, String> {
     for need in ["idma0", "odma0"] {
         if !dmas.iter().any(|d| d.name == need) {
             let found: Vec<&str> = modules.iter().filter_map(|m| m.attribute("INSTANCE")).collect();
-            return Err(format!(
-                "no register window for {need} (FINN's zynq-iodma instance name); IODMA windows found: [{}]; \
-                 module instances: [{}]",
-                dmas.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(", "),
-                found.join(", ")
-            ));
+            return Err(HwhError::MissingDma {
+                need,
+                found: dmas.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(", "),
+                instances: found.join(", "),
+            });
         }
     }
 
@@ -191,6 +283,7 @@ pub fn parse_hwh(text: &str) -> Result<HwhInfo, String> {
     };
     Ok(HwhInfo {
         dmas,
+        windows,
         fclk_mhz,
         fclk_actual_mhz,
         processor,
@@ -204,7 +297,7 @@ pub fn parse_hwh(text: &str) -> Result<HwhInfo, String> {
 pub fn read_hwh(path: &Path) -> Result<HwhInfo, DeployError> {
     let bytes = std::fs::read(path).map_err(|e| file_err(path, format!("cannot read: {e}")))?;
     let text = String::from_utf8(bytes).map_err(|_| file_err(path, "not UTF-8 text (is this a .hwh?)"))?;
-    parse_hwh(&text).map_err(|m| file_err(path, m))
+    parse_hwh(&text).map_err(|source| DeployError::Hwh { path: path.to_path_buf(), source })
 }
 
 /// The header fields of a .bit file.
@@ -230,72 +323,73 @@ pub struct BitHeader {
 pub const BIT_MAGIC: [u8; 13] = [0x00, 0x09, 0x0f, 0xf0, 0x0f, 0xf0, 0x0f, 0xf0, 0x0f, 0xf0, 0x00, 0x00, 0x01];
 
 /// Parses a .bit header and checks the payload is all there.
-pub fn parse_bit(bytes: &[u8]) -> Result<BitHeader, String> {
+pub fn parse_bit(bytes: &[u8]) -> Result<BitHeader, BitError> {
     if bytes.len() < BIT_MAGIC.len() {
-        return Err(format!("truncated: {} bytes, shorter than the 13-byte header magic", bytes.len()));
+        return Err(BitError::NoMagic(bytes.len()));
     }
     if bytes[..13] != BIT_MAGIC {
-        return Err("not a Xilinx .bit file: the 13-byte header magic does not match".into());
+        return Err(BitError::BadMagic);
     }
+    let truncated = |pos: usize, what: String| BitError::TruncatedHeader { pos, what };
     let mut pos = 13;
     let mut fields: [Option<String>; 4] = Default::default();
     loop {
         let Some(&key) = bytes.get(pos) else {
-            return Err(format!("truncated header at byte {pos}: no payload field 'e'"));
+            return Err(truncated(pos, "no payload field 'e'".into()));
         };
         pos += 1;
         if key == b'e' {
-            let len = bytes
-                .get(pos..pos + 4)
-                .ok_or_else(|| format!("truncated header at byte {pos}: payload length cut off"))?;
+            let len = bytes.get(pos..pos + 4).ok_or_else(|| truncated(pos, "payload length cut off".into()))?;
             let len = u32::from_be_bytes([len[0], len[1], len[2], len[3]]) as usize;
             pos += 4;
             let have = bytes.len() - pos;
             if have < len {
-                return Err(format!("truncated: the header announces {len} payload bytes, the file has {have}"));
+                return Err(BitError::TruncatedPayload { announced: len, have });
             }
-            let get = |i: usize, k: char, what: &str| {
-                fields[i].clone().ok_or_else(|| format!("header lacks field '{k}' ({what})"))
-            };
-            let a = get(0, 'a', "design")?;
-            let mut parts = a.split(';');
-            let design = parts.next().unwrap_or_default().to_string();
-            let version = parts.find_map(|p| p.strip_prefix("Version=")).map(str::to_string);
-            return Ok(BitHeader {
-                design,
-                version,
-                part: get(1, 'b', "part")?,
-                date: get(2, 'c', "date")?,
-                time: get(3, 'd', "time")?,
-                payload_offset: pos,
-                payload_len: len,
-            });
+            return header(fields, pos, len);
         }
-        let len = bytes
-            .get(pos..pos + 2)
-            .ok_or_else(|| format!("truncated header at byte {pos}: field '{}' length", key as char))?;
+        let len = bytes.get(pos..pos + 2).ok_or_else(|| truncated(pos, format!("field '{}' length", key as char)))?;
         let len = u16::from_be_bytes([len[0], len[1]]) as usize;
         pos += 2;
         let raw = bytes
             .get(pos..pos + len)
-            .ok_or_else(|| format!("truncated header: field '{}' needs {len} bytes at {pos}", key as char))?;
+            .ok_or_else(|| truncated(pos, format!("field '{}' needs {len} bytes", key as char)))?;
         pos += len;
         let text = String::from_utf8_lossy(raw.strip_suffix(&[0]).unwrap_or(raw)).into_owned();
         match key {
             b'a'..=b'd' => fields[(key - b'a') as usize] = Some(text),
             // Not in Vivado's output; skip what we do not know, by its length.
             _ if key.is_ascii_lowercase() => {}
-            _ => return Err(format!("corrupt header: unexpected field key {key:#04x} at byte {}", pos - len - 3)),
+            _ => return Err(BitError::BadKey { key, pos: pos - len - 3 }),
         }
     }
 }
 
+/// The header from fields 'a' to 'd' and the payload's place.
+fn header(fields: [Option<String>; 4], payload_offset: usize, payload_len: usize) -> Result<BitHeader, BitError> {
+    let [a, b, c, d] = fields;
+    let need = |f: Option<String>, key, what| f.ok_or(BitError::MissingField { key, what });
+    let a = need(a, 'a', "design")?;
+    let mut parts = a.split(';');
+    let design = parts.next().unwrap_or_default().to_string();
+    let version = parts.find_map(|p| p.strip_prefix("Version=")).map(str::to_string);
+    Ok(BitHeader {
+        design,
+        version,
+        part: need(b, 'b', "part")?,
+        date: need(c, 'c', "date")?,
+        time: need(d, 'd', "time")?,
+        payload_offset,
+        payload_len,
+    })
+}
+
 /// The payload with each 32-bit word byte-swapped: what the FPGA manager loads.
-pub fn bit_to_bin(bit: &[u8]) -> Result<Vec<u8>, String> {
+pub fn bit_to_bin(bit: &[u8]) -> Result<Vec<u8>, BitError> {
     let h = parse_bit(bit)?;
     let payload = &bit[h.payload_offset..h.payload_offset + h.payload_len];
     if !payload.len().is_multiple_of(4) {
-        return Err(format!("payload of {} bytes is not whole 32-bit words", payload.len()));
+        return Err(BitError::PartialWords(payload.len()));
     }
     let mut out = Vec::with_capacity(payload.len());
     for w in payload.chunks_exact(4) {
@@ -307,7 +401,7 @@ pub fn bit_to_bin(bit: &[u8]) -> Result<Vec<u8>, String> {
 /// Reads a .bit file's header; errors name the file.
 pub fn read_bit_header(path: &Path) -> Result<BitHeader, DeployError> {
     let bytes = std::fs::read(path).map_err(|e| file_err(path, format!("cannot read: {e}")))?;
-    parse_bit(&bytes).map_err(|m| file_err(path, m))
+    parse_bit(&bytes).map_err(|source| DeployError::Bit { path: path.to_path_buf(), source })
 }
 
 /// A deployment folder's .hwh and .bit, parsed.

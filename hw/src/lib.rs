@@ -15,12 +15,15 @@
 
 pub mod boards;
 pub mod deploy;
+pub mod deployment;
 pub mod dma;
 pub mod driver;
+pub mod finn_driver;
 pub mod folding;
 pub mod mmio;
 pub mod packing;
 pub mod regs;
+pub mod runtime_weights;
 mod sysfs;
 
 pub use sysfs::SysfsError;

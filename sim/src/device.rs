@@ -511,15 +511,17 @@ impl SimDevice {
     }
 
     /// The IODMA driver on this device's two windows, with buffers from [`SimDevice::alloc`],
-    /// for output frames of `output`.
+    /// for frames of `input` and `output` (the device's own [`input_shape`](Self::input_shape)
+    /// and [`output_shape`](Self::output_shape), or what a deployment's driver.py says).
     pub fn driver(
         &self,
         ibuf: HostBuffer,
         obuf: HostBuffer,
+        input: IoShape,
         output: IoShape,
         cfg: DriverConfig,
     ) -> Result<IodmaDriver<SimWindow, HostBuffer>, DriverError> {
-        IodmaDriver::new(self.window(Dma::Idma), self.window(Dma::Odma), ibuf, obuf, self.input_shape(), output, cfg)
+        IodmaDriver::new(self.window(Dma::Idma), self.window(Dma::Odma), ibuf, obuf, input, output, cfg)
     }
 
     /// Packed UINT8 input frames: H·W rows of C bytes.
@@ -735,7 +737,7 @@ mod tests {
 
     impl Rig {
         fn driver(&self, out: IoShape, cfg: DriverConfig) -> Result<IodmaDriver<SimWindow, HostBuffer>, DriverError> {
-            self.dev.driver(self.ibuf.clone(), self.obuf.clone(), out, cfg)
+            self.dev.driver(self.ibuf.clone(), self.obuf.clone(), self.dev.input_shape(), out, cfg)
         }
     }
 

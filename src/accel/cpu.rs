@@ -3,22 +3,24 @@
 use ndarray::{Array4, ArrayView4, Axis};
 use rayon::prelude::*;
 
-use super::{check_batch, check_taps, Accelerator, Outputs, Tap};
+use super::{check_batch, check_taps, Accelerator, IoSpec, Outputs, Tap};
 use crate::engine::{top_k, Engine, Trace};
 use crate::error::Result;
 use crate::model::FoldedModel;
 
 pub struct CpuAccel {
     engine: Engine,
+    io: IoSpec,
 }
 
 impl CpuAccel {
     pub fn new(model: FoldedModel) -> Result<CpuAccel> {
-        Ok(CpuAccel { engine: Engine::new(model)? })
+        Ok(Self::from_engine(Engine::new(model)?))
     }
 
     pub fn from_engine(engine: Engine) -> CpuAccel {
-        CpuAccel { engine }
+        let io = IoSpec::from_model(engine.model());
+        CpuAccel { engine, io }
     }
 
     pub fn engine(&self) -> &Engine {
@@ -40,8 +42,11 @@ impl Accelerator for CpuAccel {
     fn name(&self) -> &'static str {
         "cpu"
     }
-    fn model(&self) -> &FoldedModel {
-        self.engine.model()
+    fn io(&self) -> &IoSpec {
+        &self.io
+    }
+    fn model(&self) -> Option<&FoldedModel> {
+        Some(self.engine.model())
     }
     fn has_scores(&self) -> bool {
         true
@@ -51,8 +56,8 @@ impl Accelerator for CpuAccel {
     }
 
     fn run(&self, images: ArrayView4<u8>, taps: &[usize]) -> Result<Outputs> {
-        let n = check_batch(self.model(), &images)?;
-        check_taps(self.model(), self.name(), true, taps)?;
+        let n = check_batch(&self.io, &images)?;
+        check_taps(self.engine.model(), self.name(), true, taps)?;
         let scores = self.engine.run_batch(images)?;
         let labels = scores.axis_iter(Axis(0)).map(|s| top_k(s.as_slice().expect("rows"), 1)[0]).collect();
         let mut out = Vec::with_capacity(taps.len());

@@ -10,19 +10,62 @@
 //!
 //! Every backend is `Send + Sync`: threads may share one. The device-backed ones serialise
 //! calls on a mutex (one accelerator runs one batch at a time), so every result is exact.
+//!
+//! A backend describes what it takes and returns by an [`IoSpec`]: the model's input and classes
+//! for the cpu and sim backends, or what a FINN deployment's driver.py says ([`contract`]) for
+//! zynq and for sim with a deployment, checked against the model when there is one. The zynq
+//! backend runs without a model. [`crosscheck`] compares an accelerator's labels with the CPU
+//! engine's.
 
+pub mod contract;
 pub mod cpu;
+pub mod crosscheck;
 pub mod sim;
 pub mod zynq;
 
 use ndarray::{Array2, Array4, ArrayView4};
 
 use crate::error::{Error, Result};
-use crate::model::FoldedModel;
+use crate::model::{FoldedModel, Shape};
 
+pub use contract::{ClassNames, Contract};
 pub use cpu::CpuAccel;
 pub use sim::{SimAccel, SimAccelConfig};
 pub use zynq::{ZynqAccel, ZynqOptions, ZynqSource};
+
+/// What a backend takes and returns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IoSpec {
+    /// One uint8 image, H×W×C.
+    pub image: Shape,
+    /// The number of classes when a model says it; None for a deployment run without a model.
+    pub classes: Option<usize>,
+    /// The largest label the output can carry: classes − 1, or the top of driver.py's odt.
+    pub max_label: u64,
+}
+
+impl IoSpec {
+    /// The model's input and classes.
+    pub fn from_model(model: &FoldedModel) -> IoSpec {
+        let classes = model.topology.classes();
+        IoSpec { image: model.topology.input, classes: Some(classes), max_label: classes.saturating_sub(1) as u64 }
+    }
+
+    /// A label the device returned, checked against the classes (or the output type).
+    pub(crate) fn label(&self, backend: &str, value: i64) -> Result<usize> {
+        let limit = self.classes.map_or(self.max_label, |c| c.saturating_sub(1) as u64);
+        match u64::try_from(value).ok().filter(|&v| v <= limit).and_then(|v| usize::try_from(v).ok()) {
+            Some(l) => Ok(l),
+            None => Err(Error::invalid(match self.classes {
+                Some(c) => format!(
+                    "{backend} accelerator returned label {value}, the model has {c} classes (is the loaded \
+                     bitstream a build of this model?)"
+                ),
+                None => format!("{backend} accelerator returned label {value}, beyond the output type's {limit}"),
+            })),
+        }
+    }
+}
 
 /// One layer's output over a batch.
 #[derive(Clone, Debug, PartialEq)]
@@ -49,8 +92,10 @@ pub struct Outputs {
 pub trait Accelerator: Send + Sync {
     /// "cpu", "sim" or "zynq".
     fn name(&self) -> &'static str;
-    /// The model it runs (shapes, classes, layer names).
-    fn model(&self) -> &FoldedModel;
+    /// What it takes and returns.
+    fn io(&self) -> &IoSpec;
+    /// The model it runs or was checked against (layer names, logits), if any.
+    fn model(&self) -> Option<&FoldedModel>;
     /// Whether [`Outputs::scores`] is filled.
     fn has_scores(&self) -> bool;
     /// Whether layers can be tapped.
@@ -59,15 +104,15 @@ pub trait Accelerator: Send + Sync {
     fn run(&self, images: ArrayView4<u8>, taps: &[usize]) -> Result<Outputs>;
 }
 
-/// Checks a batch against the model's input; returns N.
-pub(crate) fn check_batch(model: &FoldedModel, images: &ArrayView4<u8>) -> Result<usize> {
-    let s = model.topology.input;
+/// Checks a batch against the backend's input; returns N.
+pub(crate) fn check_batch(io: &IoSpec, images: &ArrayView4<u8>) -> Result<usize> {
+    let s = io.image;
     let (n, h, w, c) = images.dim();
     if n == 0 {
         return Err(Error::invalid("the batch is empty"));
     }
     if (h, w, c) != (s.height, s.width, s.channels) {
-        return Err(Error::invalid(format!("images are {h}x{w}x{c} (H, W, C), the model takes {s}")));
+        return Err(Error::invalid(format!("images are {h}x{w}x{c} (H, W, C), the accelerator takes {s}")));
     }
     Ok(n)
 }

@@ -3,18 +3,25 @@
 //! unpacked by the driver (FINN's layout); the device reads and writes them at the physical
 //! addresses the driver programs. Labels come from LabelSelect; a tap is a second run with the
 //! device's odma0 routed to that layer's stream. Calls are serialised on a mutex.
+//!
+//! With a deployment folder ([`SimAccelConfig::deploy`]) the device is shaped by that
+//! deployment's driver.py, as the zynq backend is: the model is checked against it first
+//! ([`Contract::check_model`]), then the label runs move frames of driver.py's shapes, which must
+//! also be what the simulated dataflow reads and writes. A deployment with runtime-writable
+//! weights is refused: the simulated device computes with the model's own weights.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
+use binarycop_hw::deployment::FinnDeployment;
 use binarycop_hw::dma::{DmaBuffer, HostBuffer};
 use binarycop_hw::driver::{DriverConfig, DriverError, IoShape, IodmaDriver};
 use binarycop_hw::folding::FoldingConfig;
 use binarycop_sim::device::{DeviceConfig, SimDevice, SimWindow};
 use ndarray::{Array4, ArrayView4};
 
-use super::{check_batch, check_taps, frames, Accelerator, Outputs, Tap};
+use super::{check_batch, check_taps, frames, Accelerator, Contract, IoSpec, Outputs, Tap};
 use crate::error::{Error, Result};
 use crate::lower::{self, sim_error};
 use crate::model::FoldedModel;
@@ -29,6 +36,8 @@ pub struct SimAccelConfig {
     /// Input and output buffers to use instead of allocating them (they are put into the
     /// device's memory as they are, e.g. misaligned or too small, to test the checks).
     pub buffers: Option<(HostBuffer, HostBuffer)>,
+    /// A FINN deployment folder whose driver.py shapes the device's frames.
+    pub deploy: Option<PathBuf>,
 }
 
 impl Default for SimAccelConfig {
@@ -44,6 +53,7 @@ impl Default for SimAccelConfig {
             },
             device: DeviceConfig::default(),
             buffers: None,
+            deploy: None,
         }
     }
 }
@@ -52,10 +62,13 @@ struct Inner {
     dev: SimDevice,
     ibuf: HostBuffer,
     obuf: HostBuffer,
+    /// driver.py's input and output frames, when a deployment shapes the label runs.
+    frames: Option<(IoShape, IoShape)>,
 }
 
 pub struct SimAccel {
     model: FoldedModel,
+    io: IoSpec,
     /// Per topology layer, the FINN node producing its output.
     layer_nodes: Vec<String>,
     driver: DriverConfig,
@@ -88,8 +101,8 @@ pub fn folding_for(model: &FoldedModel, spec: Option<&str>) -> Result<FoldingCon
 /// A driver error, with the device's own account of a hang.
 fn driver_error(e: DriverError, dev: &SimDevice) -> Error {
     match dev.fault() {
-        Some(f) => Error::invalid(format!("simulated accelerator: {e}; the device hung: {f}")),
-        None => Error::invalid(format!("simulated accelerator: {e}")),
+        Some(f) => Error::driver(format!("simulated accelerator (the device hung: {f})"), e),
+        None => Error::driver("simulated accelerator", e),
     }
 }
 
@@ -102,8 +115,17 @@ impl SimAccel {
         if cfg.max_batch == 0 {
             return Err(Error::invalid("the sim backend's max batch must be at least 1"));
         }
+        // A deployment is read and checked against the model before the device exists.
+        let contract = cfg.deploy.as_deref().map(|dir| deployment_contract(dir, &model)).transpose()?;
+        let io = match &contract {
+            Some(c) => c.io_spec(Some(&model))?,
+            None => IoSpec::from_model(&model),
+        };
         let low = lower::lower(&model, folding)?;
         let dev = SimDevice::new(low.graph, cfg.device).map_err(sim_error)?;
+        if let Some(c) = &contract {
+            check_device(c, &dev)?;
+        }
         // The output buffer must hold the largest stream odma0 may carry: labels or any tap.
         let mut out_frame = dev.output_shape().frame_bytes();
         for node in &low.layer_nodes {
@@ -126,10 +148,11 @@ impl SimAccel {
                 (dev.alloc(ilen), dev.alloc(olen))
             }
         };
-        let inner = Inner { dev, ibuf, obuf };
+        let frames = contract.map(|c| (c.input, c.output));
+        let inner = Inner { dev, ibuf, obuf, frames };
         // The driver checks windows, alignment and sizes up front; so do we, once.
-        inner.driver(inner.dev.output_shape(), cfg.driver).map_err(|e| driver_error(e, &inner.dev))?;
-        Ok(SimAccel { model, layer_nodes: low.layer_nodes, driver: cfg.driver, inner: Mutex::new(inner) })
+        inner.driver(None, cfg.driver).map_err(|e| driver_error(e, &inner.dev))?;
+        Ok(SimAccel { model, io, layer_nodes: low.layer_nodes, driver: cfg.driver, inner: Mutex::new(inner) })
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -148,20 +171,61 @@ impl SimAccel {
     }
 }
 
+/// Reads the deployment, refuses what the simulated device cannot be, checks the model.
+fn deployment_contract(dir: &Path, model: &FoldedModel) -> Result<Contract> {
+    let d = FinnDeployment::open(dir)?;
+    let c = Contract::from_driver(&d.driver)?;
+    c.check_model(model)?;
+    if let Some(w) = d.weights.first() {
+        return Err(Error::file(
+            &w.file.path,
+            "runtime-writable weights: the simulated accelerator computes with the model's own weights and has no \
+             weight memories to write; run this deployment with --backend zynq",
+        ));
+    }
+    Ok(c)
+}
+
+/// driver.py's frames must be what the simulated dataflow reads and writes, byte for byte.
+fn check_device(c: &Contract, dev: &SimDevice) -> Result<()> {
+    let path = c.driver_path.display();
+    for (what, key, want, have) in
+        [("input", "idt", c.input, dev.input_shape()), ("output", "odt", c.output, dev.output_shape())]
+    {
+        if want.dtype != have.dtype || want.frame_bytes() != have.frame_bytes() {
+            return Err(Error::invalid(format!(
+                "{path} says the {what} is {} ({key}) in {} bytes per frame, the model's dataflow has {} in {}: \
+                 the deployment is not a build of this model",
+                want.dtype,
+                want.frame_bytes(),
+                have.dtype,
+                have.frame_bytes()
+            )));
+        }
+    }
+    Ok(())
+}
+
 impl Inner {
+    /// The driver for a run with odma0 on `node` (None: LabelSelect, in driver.py's frames when
+    /// a deployment gives them).
     fn driver(
         &self,
-        out: IoShape,
+        node: Option<&str>,
         cfg: DriverConfig,
     ) -> std::result::Result<IodmaDriver<SimWindow, HostBuffer>, DriverError> {
-        self.dev.driver(self.ibuf.clone(), self.obuf.clone(), out, cfg)
+        let (input, output) = match (node, self.frames) {
+            (None, Some(f)) => f,
+            _ => (self.dev.input_shape(), self.dev.output_shape()),
+        };
+        self.dev.driver(self.ibuf.clone(), self.obuf.clone(), input, output, cfg)
     }
 
     /// Runs the frames with odma0 on `node` (None: LabelSelect); the unpacked output values.
     fn execute(&self, input: &[u8], node: Option<&str>, cfg: DriverConfig) -> Result<Vec<i64>> {
         self.dev.set_tap(node).map_err(sim_error)?;
         let result = self
-            .driver(self.dev.output_shape(), cfg)
+            .driver(node, cfg)
             .and_then(|mut d| d.execute::<u8, i64>(input))
             .map_err(|e| driver_error(e, &self.dev));
         if node.is_some() {
@@ -176,8 +240,11 @@ impl Accelerator for SimAccel {
     fn name(&self) -> &'static str {
         "sim"
     }
-    fn model(&self) -> &FoldedModel {
-        &self.model
+    fn io(&self) -> &IoSpec {
+        &self.io
+    }
+    fn model(&self) -> Option<&FoldedModel> {
+        Some(&self.model)
     }
     fn has_scores(&self) -> bool {
         false
@@ -187,19 +254,14 @@ impl Accelerator for SimAccel {
     }
 
     fn run(&self, images: ArrayView4<u8>, taps: &[usize]) -> Result<Outputs> {
-        let n = check_batch(&self.model, &images)?;
+        let n = check_batch(&self.io, &images)?;
         check_taps(&self.model, self.name(), true, taps)?;
         let input = frames(&images);
         let inner = self.lock();
-        let classes = self.model.topology.classes();
         let labels = inner
             .execute(&input, None, self.driver)?
             .into_iter()
-            .map(|l| {
-                usize::try_from(l).ok().filter(|&l| l < classes).ok_or_else(|| {
-                    Error::invalid(format!("simulated accelerator returned label {l}, the model has {classes} classes"))
-                })
-            })
+            .map(|l| self.io.label("simulated", l))
             .collect::<Result<Vec<_>>>()?;
         if labels.len() != n {
             return Err(Error::invalid(format!(

@@ -1,4 +1,5 @@
-//! `pack`, `unpack` and `deploy-info`: FINN's packed byte layout and a deployment's hardware files.
+//! `pack`, `unpack` and `deploy-info`: FINN's packed byte layout and a deployment folder (its
+//! hardware files, driver.py's I/O contract and runtime weights).
 //!
 //! Arrays for `pack` may be .npy of uint8, int8, uint16, int16, uint32, int32, int64, or of
 //! float32/float64 holding whole numbers (FINN keeps its tensors in float32). `unpack` writes the
@@ -8,7 +9,8 @@
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
-use binarycop_hw::deploy;
+use binarycop_hw::deployment::FinnDeployment;
+use binarycop_hw::finn_driver::IoTensor;
 use binarycop_hw::packing::{self, DataType, Layout};
 use ndarray::{ArrayD, IxDyn};
 use ndarray_npy::{ReadNpyError, ReadNpyExt, WriteNpyExt};
@@ -55,7 +57,8 @@ pub struct UnpackArgs {
 
 #[derive(clap::Args)]
 pub struct DeployInfoArgs {
-    /// A FINN deployment folder: the .hwh and .bit, directly or in bitfile/.
+    /// A FINN deployment folder: driver.py (directly or in driver/), the .hwh and .bit (directly
+    /// or in bitfile/), optional runtime_weights/ beside driver.py.
     #[arg(long)]
     deploy: PathBuf,
     /// Print JSON instead of text.
@@ -222,39 +225,68 @@ pub fn unpack(args: UnpackArgs, out: &mut String) -> Result<()> {
 
 pub fn deploy_info(args: DeployInfoArgs, out: &mut String) -> Result<()> {
     let DeployInfoArgs { deploy: dir, json } = args;
-    let d = deploy::find_deployment(&dir).map_err(|e| match e {
-        deploy::DeployError::File { path, msg } => Error::file(path, msg),
-        other => Error::file(&dir, other),
-    })?;
-    if json {
-        let dmas: Vec<serde_json::Value> = d
-            .hwh
-            .dmas
-            .iter()
-            .map(|w| serde_json::json!({ "name": w.name, "base": w.base, "range": w.range }))
-            .collect();
-        let report = serde_json::json!({
-            "hwh": d.hwh_path.display().to_string(),
-            "bit": d.bit_path.display().to_string(),
-            "dmas": dmas,
-            "fclk_mhz": d.hwh.fclk_mhz,
-            "fclk_actual_mhz": d.hwh.fclk_actual_mhz,
-            "processor": d.hwh.processor,
-            "board": d.hwh.board,
-            "part": d.hwh.part,
-            "vivado": d.hwh.vivado,
-            "bitstream": {
-                "design": d.bit.design,
-                "version": d.bit.version,
-                "part": d.bit.part,
-                "date": d.bit.date,
-                "time": d.bit.time,
-                "payload_bytes": d.bit.payload_len,
-            },
-        });
-        let _ = writeln!(out, "{}", serde_json::to_string_pretty(&report).expect("JSON"));
-    } else {
-        out.push_str(&deploy::describe(&d));
+    let d = FinnDeployment::open(&dir)?;
+    if !json {
+        out.push_str(&d.describe());
+        return Ok(());
     }
+    let dmas: Vec<serde_json::Value> = d
+        .files
+        .hwh
+        .dmas
+        .iter()
+        .map(|w| serde_json::json!({ "name": w.name, "base": w.base, "range": w.range }))
+        .collect();
+    let tensor = |t: &IoTensor| {
+        serde_json::json!({
+            "dma": t.dma,
+            "dtype": t.dtype.to_string(),
+            "normal": t.normal,
+            "folded": t.folded,
+            "packed": t.packed,
+            "frame_bytes": t.frame_bytes(),
+        })
+    };
+    let weights: Vec<serde_json::Value> = d
+        .weights
+        .iter()
+        .map(|w| {
+            serde_json::json!({
+                "file": w.file.path.display().to_string(),
+                "words": w.file.words.len(),
+                "window": w.name,
+                "base": w.window.base,
+            })
+        })
+        .collect();
+    let (hwh, bit) = (&d.files.hwh, &d.files.bit);
+    let report = serde_json::json!({
+        "hwh": d.files.hwh_path.display().to_string(),
+        "bit": d.files.bit_path.display().to_string(),
+        "dmas": dmas,
+        "fclk_mhz": hwh.fclk_mhz,
+        "fclk_actual_mhz": hwh.fclk_actual_mhz,
+        "processor": hwh.processor,
+        "board": hwh.board,
+        "part": hwh.part,
+        "vivado": hwh.vivado,
+        "bitstream": {
+            "design": bit.design,
+            "version": bit.version,
+            "part": bit.part,
+            "date": bit.date,
+            "time": bit.time,
+            "payload_bytes": bit.payload_len,
+        },
+        "driver": {
+            "path": d.driver.path.display().to_string(),
+            "form": format!("{:?}", d.driver.form).to_lowercase(),
+            "inputs": d.driver.inputs.iter().map(tensor).collect::<Vec<_>>(),
+            "outputs": d.driver.outputs.iter().map(tensor).collect::<Vec<_>>(),
+            "external_weights": d.driver.external_weights,
+        },
+        "runtime_weights": weights,
+    });
+    let _ = writeln!(out, "{}", serde_json::to_string_pretty(&report).expect("JSON"));
     Ok(())
 }

@@ -43,7 +43,7 @@ enum Command {
     /// The main job: synthetic faces through the simulated accelerator, deployed and training
     /// CAMs, agreement and region-of-interest metrics, and a report.
     Demo(demo_cmds::DemoArgs),
-    /// Classify images with the bit-exact engine.
+    /// Classify images with the bit-exact engine, the simulated accelerator or a board's.
     Infer(model_cmds::InferArgs),
     /// Fold a trained model into the deployable artifact.
     Fold(model_cmds::FoldArgs),
@@ -59,7 +59,8 @@ enum Command {
     Pack(hw_cmds::PackArgs),
     /// Unpack FINN packed bytes into a .npy.
     Unpack(hw_cmds::UnpackArgs),
-    /// Show a FINN deployment's IODMA windows, PL clock and bitstream header.
+    /// Show a FINN deployment folder: IODMA windows, PL clock, bitstream header, what driver.py
+    /// says each input and output is, and the runtime weights.
     DeployInfo(hw_cmds::DeployInfoArgs),
     /// Simulate the model's FINN dataflow accelerator cycle by cycle: per-node cycles, FIFOs,
     /// FPS, latency and resource estimates.
