@@ -16,6 +16,9 @@
 //!   `allow_devmem`), the buffers are u-dma-buf devices (defaults udmabuf0, udmabuf1), `cache`
 //!   is `cached` (default) or `uncached`, and `timeout_ms` is the fixed part of the wait.
 //!
+//! Before any register is touched, hw's [`preflight`] checks that the PL holds the design (FPGA
+//! manager state, chip family, PYNQ's or binarycop's record of the loaded bitstream) and, where
+//! /dev/mem is allowed, that PL clock 0 is the .hwh's (setting it first with `set_clock`).
 //! Off a board every path ends in an error naming what is missing; /dev/mem is never opened
 //! unless the machine has an FPGA manager (`/sys/class/fpga_manager/*`), so a workstation's
 //! memory is never mapped by mistake.
@@ -27,8 +30,10 @@ use std::time::Duration;
 use binarycop_hw::deploy;
 use binarycop_hw::dma::{CachePolicy, UDmaBuf};
 use binarycop_hw::driver::{DriverConfig, IoShape, IodmaDriver};
+use binarycop_hw::fpga::Finding;
 use binarycop_hw::mmio::{MappedWindow, Roots};
 use binarycop_hw::packing::DataType;
+use binarycop_hw::preflight::{self, Checks};
 use ndarray::ArrayView4;
 use serde_json::Value;
 
@@ -54,6 +59,8 @@ pub struct ZynqOptions {
     /// Whether windows may be mapped through /dev/mem.
     pub allow_devmem: bool,
     pub driver: DriverConfig,
+    /// The checks before the first register access (PL loaded, PL clock).
+    pub checks: Checks,
 }
 
 impl Default for ZynqOptions {
@@ -63,6 +70,7 @@ impl Default for ZynqOptions {
             devmem: PathBuf::from("/dev/mem"),
             allow_devmem: false,
             driver: DriverConfig::default(),
+            checks: Checks::default(),
         }
     }
 }
@@ -88,6 +96,7 @@ pub struct ZynqAccel {
     model: FoldedModel,
     driver: Mutex<IodmaDriver<MappedWindow, UDmaBuf>>,
     summary: String,
+    preflight: Vec<Finding>,
 }
 
 fn number(v: &Value) -> Option<u64> {
@@ -164,10 +173,10 @@ fn regs_min() -> u64 {
 
 /// What the deployment folder says: UIO when a device of the instance's name exists, else
 /// /dev/mem at the .hwh's window.
-fn from_deployment(dir: &Path, opts: &ZynqOptions) -> Result<(Description, String)> {
-    let d = deploy::find_deployment(dir).map_err(|e| match e {
-        deploy::DeployError::File { path, msg } => Error::file(path, msg),
-        other => Error::file(dir, other),
+fn from_deployment(dir: &Path, opts: &ZynqOptions) -> Result<(Description, String, deploy::Deployment)> {
+    let d = deploy::find_deployment(dir).map_err(|e| {
+        let (path, msg) = e.into_parts();
+        Error::file(path, msg)
     })?;
     let spec = |name: &str| -> Result<WindowSpec> {
         let w = d.hwh.dma(name).expect("find_deployment requires idma0 and odma0");
@@ -187,7 +196,7 @@ fn from_deployment(dir: &Path, opts: &ZynqOptions) -> Result<(Description, Strin
     };
     let clock = d.hwh.fclk_mhz.map_or("unknown clock".to_string(), |f| format!("{f} MHz"));
     let summary = format!("{} ({}, part {}, {clock})", d.bit_path.display(), d.bit.design, d.bit.part);
-    Ok((desc, summary))
+    Ok((desc, summary, d))
 }
 
 /// Whether this machine has a PL the FPGA manager drives.
@@ -232,17 +241,20 @@ impl ZynqAccel {
     /// Opens the accelerator for `model` (its input shape and classes; the bitstream must be a
     /// build of it, which nothing on the board can check).
     pub fn open(model: FoldedModel, source: &ZynqSource, opts: &ZynqOptions) -> Result<ZynqAccel> {
-        let (desc, origin, summary) = match source {
+        let (desc, origin, summary, deployment) = match source {
             ZynqSource::Deploy(dir) => {
-                let (d, s) = from_deployment(dir, opts)?;
-                (d, dir.clone(), s)
+                let (d, s, dep) = from_deployment(dir, opts)?;
+                (d, dir.clone(), s, Some(dep))
             }
             ZynqSource::Json(path) => {
                 let text = std::fs::read_to_string(path).map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
                 let d = parse_description(&text).map_err(|m| Error::file(path, m))?;
-                (d, path.clone(), path.display().to_string())
+                (d, path.clone(), path.display().to_string(), None)
             }
         };
+        let devmem = (opts.allow_devmem || opts.checks.set_clock).then_some(opts.devmem.as_path());
+        let preflight =
+            preflight::run(deployment.as_ref(), &opts.checks, devmem).map_err(|e| Error::file(&origin, e))?;
         let s = model.topology.input;
         let classes = model.topology.classes();
         // LabelSelect writes the smallest whole-byte unsigned type holding classes−1.
@@ -263,12 +275,17 @@ impl ZynqAccel {
         }
         let driver = IodmaDriver::new(idma, odma, ibuf, obuf, input, output, cfg)
             .map_err(|e| Error::file(&origin, format!("accelerator setup: {e}")))?;
-        Ok(ZynqAccel { model, driver: Mutex::new(driver), summary })
+        Ok(ZynqAccel { model, driver: Mutex::new(driver), summary, preflight })
     }
 
     /// Where the accelerator was described.
     pub fn summary(&self) -> &str {
         &self.summary
+    }
+
+    /// What the checks before the first register access confirmed, and what they could not.
+    pub fn preflight(&self) -> &[Finding] {
+        &self.preflight
     }
 
     fn lock(&self) -> MutexGuard<'_, IodmaDriver<MappedWindow, UDmaBuf>> {

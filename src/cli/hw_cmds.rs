@@ -222,9 +222,9 @@ pub fn unpack(args: UnpackArgs, out: &mut String) -> Result<()> {
 
 pub fn deploy_info(args: DeployInfoArgs, out: &mut String) -> Result<()> {
     let DeployInfoArgs { deploy: dir, json } = args;
-    let d = deploy::find_deployment(&dir).map_err(|e| match e {
-        deploy::DeployError::File { path, msg } => Error::file(path, msg),
-        other => Error::file(&dir, other),
+    let d = deploy::find_deployment(&dir).map_err(|e| {
+        let (path, msg) = e.into_parts();
+        Error::file(path, msg)
     })?;
     if json {
         let dmas: Vec<serde_json::Value> = d

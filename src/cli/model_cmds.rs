@@ -58,9 +58,12 @@ pub struct InferArgs {
     /// u-dma-buf buffer names) instead of --deploy.
     #[arg(long)]
     accel_config: Option<PathBuf>,
-    /// zynq: map IODMA windows through /dev/mem where no UIO device has their name (root).
+    /// zynq: map IODMA windows through /dev/mem where no UIO device has their name, and check
+    /// PL clock 0 in the PS clock registers (root).
     #[arg(long)]
     allow_devmem: bool,
+    #[command(flatten)]
+    pl: super::board_cmds::PlArgs,
     /// cpu, sim: tap a layer (name like Conv2_1, or index) and write its output for every image
     /// to --save-tap: int8 ±1 maps N×H×W×C, or int32 accumulators for the last layer.
     #[arg(long, requires = "save_tap")]
@@ -92,9 +95,11 @@ pub struct InfoArgs {
 
 /// The backend `infer` asked for, and the engine's kernel name for the cpu one.
 fn open_backend(args: &InferArgs, folded: model::FoldedModel) -> Result<(Box<dyn Accelerator>, Option<&'static str>)> {
-    let zynq_flags = args.deploy.is_some() || args.accel_config.is_some() || args.allow_devmem;
+    let zynq_flags = args.deploy.is_some() || args.accel_config.is_some() || args.allow_devmem || args.pl.any();
     if args.backend != Backend::Zynq && zynq_flags {
-        return Err(Error::invalid("--deploy, --accel-config and --allow-devmem apply to --backend zynq"));
+        return Err(Error::invalid(
+            "--deploy, --accel-config, --allow-devmem, --set-clock and --pl-loaded apply to --backend zynq",
+        ));
     }
     if args.backend != Backend::Sim && args.folding.is_some() {
         return Err(Error::invalid("--folding applies to --backend sim"));
@@ -119,7 +124,7 @@ fn open_backend(args: &InferArgs, folded: model::FoldedModel) -> Result<(Box<dyn
                     ))
                 }
             };
-            let opts = ZynqOptions { allow_devmem: args.allow_devmem, ..Default::default() };
+            let opts = ZynqOptions { allow_devmem: args.allow_devmem, checks: args.pl.checks(), ..Default::default() };
             (Box::new(ZynqAccel::open(folded, &source, &opts)?), None)
         }
     })
