@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 use crate::clocks::{self, ClockError, Fclk0, PsClocks, PsFamily};
 use crate::deploy::Deployment;
 use crate::fpga::{self, Finding, FpgaPaths, PlError};
-use crate::mmio::MappedWindow;
+use crate::mmio::{MappedWindow, Roots};
+use crate::sysfs;
 
 /// What the checks may do and where they look.
 #[derive(Clone, Debug)]
@@ -121,4 +122,49 @@ fn pl_clock(d: &Deployment, checks: &Checks, devmem: Option<&Path>) -> Result<Fi
         "PL clock",
         format!("fclk0 {now}, {how}; the .hwh asks {want} MHz (reference {ref_mhz} MHz from {ref_from})"),
     ))
+}
+
+/// What Linux offers the driver, read from sysfs only (nothing is opened or mapped): a UIO
+/// device per IODMA window of the .hwh, and the u-dma-buf buffers `udmabuf0` (input) and
+/// `udmabuf1` (output) with their address, size and `sync_mode`.
+pub fn devices(d: &Deployment, roots: &Roots) -> Vec<Finding> {
+    let mut found = Vec::new();
+    for w in &d.hwh.dmas {
+        let what = format!("{} window", w.name);
+        found.push(match MappedWindow::find_uio(&w.name, roots) {
+            Ok(Some(i)) => {
+                let size = sysfs::read_text(&roots.sys.join(format!("class/uio/uio{i}/maps/map0/size")));
+                Finding::ok(
+                    &what,
+                    format!(
+                        "UIO {} (map0 size {})",
+                        roots.dev.join(format!("uio{i}")).display(),
+                        size.unwrap_or_default()
+                    ),
+                )
+            }
+            _ => Finding::skipped(
+                &what,
+                format!("no UIO device named {}: needs --allow-devmem ({:#x}, {:#x} bytes)", w.name, w.base, w.range),
+            ),
+        });
+    }
+    for (name, role) in [("udmabuf0", "input"), ("udmabuf1", "output")] {
+        let attrs = roots.sys.join("class/u-dma-buf").join(name);
+        let attr = |a: &str| sysfs::read_text(&attrs.join(a)).unwrap_or_else(|_| "?".into());
+        found.push(if attrs.is_dir() {
+            Finding::ok(
+                name,
+                format!(
+                    "{role} buffer at {}, {} bytes, sync_mode {}",
+                    attr("phys_addr"),
+                    attr("size"),
+                    attr("sync_mode")
+                ),
+            )
+        } else {
+            Finding::skipped(name, format!("no {} (load the u-dma-buf module with it)", attrs.display()))
+        });
+    }
+    found
 }

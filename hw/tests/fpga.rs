@@ -223,3 +223,23 @@ fn failed_and_impossible_loads_are_clear_errors() {
     let e = load(&d, &FpgaPaths::under(&tmp.path().join("none")), true, Duration::from_secs(1)).unwrap_err();
     assert!(matches!(e, PlError::NoManager { .. }), "{e}");
 }
+
+#[test]
+fn board_check_lists_what_sysfs_offers_without_opening_it() {
+    use binarycop_hw::mmio::Roots;
+    let d = fixture();
+    let tmp = tempfile::tempdir().unwrap();
+    let roots = Roots { sys: tmp.path().join("sys"), dev: tmp.path().join("dev") };
+    write(&roots.sys.join("class/uio/uio4/name"), "odma0\n");
+    write(&roots.sys.join("class/uio/uio4/maps/map0/size"), "0x00010000\n");
+    let a = roots.sys.join("class/u-dma-buf/udmabuf0");
+    for (f, v) in [("phys_addr", "0x000000003f000000\n"), ("size", "1048576\n"), ("sync_mode", "1\n")] {
+        write(&a.join(f), v);
+    }
+    let lines: Vec<String> = binarycop_hw::preflight::devices(&d, &roots).iter().map(|f| f.to_string()).collect();
+    assert_eq!(lines.len(), 4, "{lines:?}");
+    assert!(lines[0].contains("idma0 window not checked") && lines[0].contains("--allow-devmem"), "{lines:?}");
+    assert!(lines[1].contains("odma0 window ok") && lines[1].contains("uio4") && lines[1].contains("0x00010000"));
+    assert!(lines[2].contains("udmabuf0") && lines[2].contains("0x000000003f000000") && lines[2].contains("1048576"));
+    assert!(lines[3].contains("udmabuf1") && lines[3].contains("not checked") && lines[3].contains("u-dma-buf"));
+}

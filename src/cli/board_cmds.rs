@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use binarycop_hw::deploy::{self, Deployment};
 use binarycop_hw::fpga::{self, Finding, FpgaPaths};
+use binarycop_hw::mmio::Roots;
 use binarycop_hw::preflight::{self, Checks};
 
 use crate::error::{Error, Result};
@@ -89,11 +90,13 @@ pub fn load(args: LoadArgs, out: &mut String) -> Result<()> {
     Ok(())
 }
 
-/// The checks the zynq backend runs before its first register access, on their own.
+/// What sysfs offers the driver (UIO windows, u-dma-buf buffers), then the checks the zynq
+/// backend runs before its first register access.
 pub fn board_check(args: BoardCheckArgs, out: &mut String) -> Result<()> {
     let d = deployment(&args.deploy)?;
     let checks = args.pl.checks();
     let devmem = (args.allow_devmem || checks.set_clock).then_some(Path::new(DEVMEM));
+    print(out, &preflight::devices(&d, &Roots::default()));
     let found = preflight::run(Some(&d), &checks, devmem).map_err(|e| Error::file(&args.deploy, e))?;
     print(out, &found);
     Ok(())
