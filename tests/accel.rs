@@ -15,7 +15,9 @@ use binarycop::lower;
 use binarycop::model::{self, FoldedModel};
 use binarycop_hw::dma::HostBuffer;
 use binarycop_hw::driver::DriverConfig;
+use binarycop_hw::fpga::FpgaPaths;
 use binarycop_hw::mmio::{Mmio, MmioError, Roots};
+use binarycop_hw::preflight::Checks;
 use binarycop_sim::device::{DeviceConfig, Dma, Faults};
 use ndarray::{s, Array4, Axis};
 use ndarray_npy::{read_npy, ReadNpyExt};
@@ -262,8 +264,15 @@ fn fake_udmabuf(roots: &Roots, name: &str, phys: u64, bytes: Vec<u8>) {
     write(&roots.dev.join(name), bytes);
 }
 
+/// An FPGA manager that says `operating` on a Zynq-7000 (what hw's preflight checks first).
+fn fake_fpga(dir: &Path) {
+    write(&dir.join("sys/class/fpga_manager/fpga0/state"), "operating\n");
+    write(&dir.join("sys/firmware/devicetree/base/compatible"), b"xlnx,zynq-7000\0");
+}
+
 fn fake_board(dir: &Path, idma_ctrl: u32, odma_ctrl: u32, labels: &[u8]) -> Roots {
     let roots = Roots { sys: dir.join("sys"), dev: dir.join("dev") };
+    fake_fpga(dir);
     fake_uio(&roots, 0, "idma0", idma_ctrl);
     fake_uio(&roots, 1, "odma0", odma_ctrl);
     fake_udmabuf(&roots, "udmabuf0", 0x1_3f00_0000, vec![0; 4 * 3072]);
@@ -280,8 +289,11 @@ fn reg(path: &Path, offset: usize) -> u32 {
 
 fn opts(roots: Roots) -> ZynqOptions {
     ZynqOptions {
-        roots,
         driver: DriverConfig { timeout: Duration::from_millis(30), per_frame: Duration::ZERO, ..Default::default() },
+        // The PL checks on the same tree; these tests vouch for the design (tests/zynq_preflight.rs
+        // holds the checks themselves).
+        checks: Checks { paths: FpgaPaths::under(roots.sys.parent().unwrap()), pl_loaded: true, ..Default::default() },
+        roots,
         ..Default::default()
     }
 }
@@ -452,19 +464,25 @@ fn zynq_from_a_deployment_folder_uses_uio_then_devmem() {
     drop(f);
     let mut o = opts(roots.clone());
     o.devmem = mem.clone();
-    let e =
-        ZynqAccel::open(&ZynqSource::Deploy(deploy.clone()), &o, Some(m.clone())).map(|_| ()).unwrap_err().to_string();
-    assert!(e.contains("idma0") && e.contains("--allow-devmem") && e.contains("deploy"), "{e}");
     o.allow_devmem = true;
     let e =
         ZynqAccel::open(&ZynqSource::Deploy(deploy.clone()), &o, Some(m.clone())).map(|_| ()).unwrap_err().to_string();
     assert!(e.contains("not a Zynq") && e.contains("fpga_manager"), "{e}");
-    std::fs::create_dir_all(roots.sys.join("class/fpga_manager/fpga0")).unwrap();
+    fake_fpga(&tree);
+    o.allow_devmem = false;
+    let e =
+        ZynqAccel::open(&ZynqSource::Deploy(deploy.clone()), &o, Some(m.clone())).map(|_| ()).unwrap_err().to_string();
+    assert!(e.contains("idma0") && e.contains("--allow-devmem") && e.contains("deploy"), "{e}");
+    o.allow_devmem = true;
     {
         use std::os::unix::fs::FileExt;
         let f = std::fs::OpenOptions::new().write(true).open(&mem).unwrap();
         f.write_all_at(&4u32.to_ne_bytes(), 0x4000_0000).unwrap();
         f.write_all_at(&4u32.to_ne_bytes(), 0x4001_0000).unwrap();
+        // /dev/mem also reaches the SLCR: fclk0 = IO PLL (50 MHz × 20) / (5 × 2) = 100 MHz.
+        f.set_len(0xF800_0200).unwrap();
+        f.write_all_at(&(20u32 << 12).to_ne_bytes(), 0xF800_0108).unwrap();
+        f.write_all_at(&(2u32 << 20 | 5 << 8).to_ne_bytes(), 0xF800_0170).unwrap();
     }
     o.driver.timeout = Duration::from_secs(5);
     let acc = ZynqAccel::open(&ZynqSource::Deploy(deploy), &o, Some(m.clone())).unwrap();
@@ -760,6 +778,137 @@ fn crosscheck_reports_the_images_an_accelerator_got_wrong() {
     assert!(bad.summary("sim").starts_with("6 of 6 images"), "{}", bad.summary("sim"));
 }
 
+/// Every file under `dir`, with its bytes: the register windows and buffers, to show that a
+/// refused open touched nothing.
+fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(snapshot(&p));
+        } else {
+            out.push((p.clone(), std::fs::read(&p).unwrap()));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// A deployment folder and a board tree (idle DMAs) under `dir`: (deploy, board, roots).
+fn deploy_and_board(dir: &Path) -> (PathBuf, PathBuf, Roots) {
+    let deploy = deploy_copy(dir, |_, _| {});
+    let board = dir.join("board");
+    let roots = fake_board(&board, 0x4, 0x4, &[]);
+    (deploy, board, roots)
+}
+
+#[test]
+fn zynq_refuses_a_pl_without_this_design_before_any_register_access() {
+    let (m, _) = fixture("ucnv_random");
+    let tmp = tempfile::tempdir().unwrap();
+    let (deploy, board, roots) = deploy_and_board(tmp.path());
+    let mut o = opts(roots.clone());
+    o.checks.pl_loaded = false;
+    let before = snapshot(&board);
+    let open = |o: &ZynqOptions| ZynqAccel::open(&ZynqSource::Deploy(deploy.clone()), o, Some(m.clone())).map(|_| ());
+    let state = board.join("sys/class/fpga_manager/fpga0/state");
+
+    // Not configured.
+    write(&state, "unknown\n");
+    let e = open(&o).unwrap_err().to_string();
+    assert!(e.contains("not configured") && e.contains("'unknown'"), "{e}");
+    // No manager at all.
+    std::fs::remove_dir_all(board.join("sys/class/fpga_manager")).unwrap();
+    let e = open(&o).unwrap_err().to_string();
+    assert!(e.contains("no FPGA manager"), "{e}");
+    fake_fpga(&board);
+    // PYNQ's record names another bitstream.
+    let rec = board.join("usr/local/share/pynq-venv/lib/python3.10/site-packages/pynq/pl_server/global_pl_state_.json");
+    write(
+        &rec,
+        r#"{"bitfile_name": "/home/xilinx/pynq/overlays/base/base.bit", "timestamp": "t", "bitfile_hash": "00"}"#,
+    );
+    let e = open(&o).unwrap_err().to_string();
+    assert!(e.contains("another design") && e.contains("base.bit") && e.contains("finn-accel.bit"), "{e}");
+    // No record at all, and nobody vouches.
+    std::fs::remove_file(&rec).unwrap();
+    let e = open(&o).unwrap_err().to_string();
+    assert!(e.contains("cannot confirm") && e.contains("--pl-loaded"), "{e}");
+    // A JSON description has no bitstream to compare.
+    let desc = tmp.path().join("accel.json");
+    std::fs::write(&desc, uio_json(30)).unwrap();
+    let e = ZynqAccel::open(&ZynqSource::Json(desc), &o, Some(m.clone())).map(|_| ()).unwrap_err().to_string();
+    assert!(e.contains("names no bitstream"), "{e}");
+
+    let after: Vec<_> = snapshot(&board).into_iter().filter(|(p, _)| p.starts_with(&roots.dev)).collect();
+    let before: Vec<_> = before.into_iter().filter(|(p, _)| p.starts_with(&roots.dev)).collect();
+    assert_eq!(after, before, "no register or buffer was written");
+
+    // PYNQ's record with this bitstream's SHA-1: the design is confirmed.
+    let sha = binarycop_hw::fpga::sha1_hex(&deploy.join("bitfile/finn-accel.bit")).unwrap();
+    write(&rec, format!(r#"{{"bitfile_name": "/home/xilinx/x.bit", "timestamp": "t", "bitfile_hash": "{sha}"}}"#));
+    let acc = ZynqAccel::open(&ZynqSource::Deploy(deploy.clone()), &o, Some(m.clone())).unwrap();
+    let lines: Vec<String> = acc.preflight().iter().map(|f| f.to_string()).collect();
+    assert!(lines.iter().any(|l| l.contains("design") && l.contains("SHA-1")), "{lines:?}");
+    assert!(lines.iter().any(|l| l.contains("PL clock") && l.contains("not checked")), "{lines:?}");
+}
+
+/// A sparse file standing in for /dev/mem with a Zynq-7000 SLCR: IO PLL 1000 MHz and
+/// FPGA0_CLK_CTRL = `fclk_ctrl`; idma0 and odma0 idle.
+fn fake_devmem(path: &Path, fclk_ctrl: u32) {
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::File::create(path).unwrap();
+    f.set_len(0xF800_0200).unwrap();
+    f.write_all_at(&(20u32 << 12).to_ne_bytes(), 0xF800_0108).unwrap();
+    f.write_all_at(&fclk_ctrl.to_ne_bytes(), 0xF800_0170).unwrap();
+}
+
+fn devmem_word(path: &Path, at: u64) -> u32 {
+    use std::os::unix::fs::FileExt;
+    let mut b = [0u8; 4];
+    std::fs::File::open(path).unwrap().read_exact_at(&mut b, at).unwrap();
+    u32::from_ne_bytes(b)
+}
+
+#[test]
+fn zynq_refuses_a_wrong_pl_clock_unless_set_clock_sets_it() {
+    let (m, imgs) = fixture("ucnv_random");
+    let tmp = tempfile::tempdir().unwrap();
+    let (deploy, _, roots) = deploy_and_board(tmp.path());
+    let mem = tmp.path().join("mem");
+    fake_devmem(&mem, 2 << 20 | 10 << 8); // 1000 / (10 × 2) = 50 MHz; the .hwh asks 100
+    let mut o = opts(roots.clone());
+    o.devmem = mem.clone();
+    o.allow_devmem = true;
+    let before = snapshot(&roots.dev);
+    let e =
+        ZynqAccel::open(&ZynqSource::Deploy(deploy.clone()), &o, Some(m.clone())).map(|_| ()).unwrap_err().to_string();
+    for want in ["PL clock 0 runs at 50 MHz", "IO PLL 1000 MHz / (10 × 2)", "100 MHz", "--set-clock"] {
+        assert!(e.contains(want), "'{want}' not in {e}");
+    }
+    assert_eq!(snapshot(&roots.dev), before, "no register or buffer was written");
+    assert_eq!(devmem_word(&mem, 0xF800_0170), 2 << 20 | 10 << 8, "the clock was only read");
+
+    // Without /dev/mem the clock cannot be read: reported as not checked, not guessed.
+    o.allow_devmem = false;
+    let acc = ZynqAccel::open(&ZynqSource::Deploy(deploy.clone()), &o, Some(m.clone())).unwrap();
+    assert!(acc.preflight().iter().any(|f| f.what == "PL clock" && !f.checked));
+    drop(acc);
+
+    // --set-clock writes the .hwh's divisors (5 × 2) and reads them back; then the run goes on.
+    o.checks.set_clock = true;
+    o.driver.timeout = Duration::from_secs(5);
+    let acc = ZynqAccel::open(&ZynqSource::Deploy(deploy.clone()), &o, Some(m.clone())).unwrap();
+    assert_eq!(devmem_word(&mem, 0xF800_0170), 2 << 20 | 5 << 8);
+    let clock = acc.preflight().iter().find(|f| f.what == "PL clock").unwrap().to_string();
+    assert!(clock.contains("100 MHz") && clock.contains("set (was 50 MHz"), "{clock}");
+    let d = |f: &str| roots.dev.join(f);
+    let pl = FakePl::start([(d("uio0"), 0), (d("uio1"), 0)], d("udmabuf0"), d("udmabuf1"), &m);
+    let got = acc.run(imgs.slice(s![..2, .., .., ..]), &[]).unwrap();
+    assert_eq!(pl.finish(), 1);
+    assert_eq!(got.labels, CpuAccel::new(m).unwrap().run(imgs.slice(s![..2, .., .., ..]), &[]).unwrap().labels);
+}
+
 // ---- the command line ----
 
 fn cli(args: &[&str]) -> (i32, String, String) {
@@ -831,7 +980,7 @@ fn cli_backend_errors_are_clear() {
         (&["--backend", "sim", "--save-scores", "/tmp/never.npy"], "--save-scores"),
         (&["--backend", "sim", "--folding", "vgg"], "vgg"),
         (&["--backend", "zynq"], "--deploy"),
-        (&["--backend", "zynq", "--deploy", deploy], "--allow-devmem"),
+        (&["--backend", "zynq", "--deploy", deploy], "no FPGA manager"),
         (&["--folding", "ucnv"], "--backend sim"),
         (&["--tap", "nope", "--save-tap", "/tmp/never.npy"], "unknown layer 'nope'"),
     ];
@@ -898,11 +1047,11 @@ fn cli_infer_with_a_deployment() {
         assert_eq!(code, 1, "{extra:?}: {err}");
         assert!(err.contains(want) && !err.contains("panicked"), "{extra:?}: {err}");
     }
-    // Without a model: zynq goes as far as this machine allows (no UIO, no /dev/mem); sim and cpu
-    // need one; --deploy is not for cpu.
+    // Without a model: zynq goes as far as this machine allows (driver.py read, then no FPGA
+    // manager); sim and cpu need one; --deploy is not for cpu.
     let (code, _, err) =
         cli(&["infer", "--images", inputs, "--backend", "zynq", "--deploy", deploy, "--class-names", "a,b"]);
-    assert!(code == 1 && err.contains("--allow-devmem"), "{err}");
+    assert!(code == 1 && err.contains("no FPGA manager"), "{err}");
     let (code, _, err) = cli(&["infer", "--images", inputs, "--backend", "sim", "--deploy", deploy]);
     assert!(code == 1 && err.contains("--backend sim needs --model"), "{err}");
     let (code, _, err) = cli(&["infer", "--images", inputs]);

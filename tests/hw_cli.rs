@@ -240,3 +240,30 @@ fn deploy_info_bad_folders_are_clear_errors() {
     let (code, _, err) = run(&["deploy-info", "--deploy", s(&dir)]);
     assert!(code == 1 && err.contains("top.bit") && err.contains("truncated"), "{err}");
 }
+
+#[test]
+fn load_and_board_check_off_a_board_are_clear_errors() {
+    // This machine has no FPGA manager: both refuse before writing anything.
+    if Path::new("/sys/class/fpga_manager/fpga0").exists() {
+        return; // on a board these commands act; docs/board-checklist.md covers that
+    }
+    let dir = deploy_fixture();
+    let before = std::fs::read_dir("/lib/firmware").map(|d| d.count()).unwrap_or(0);
+    for args in [
+        vec!["load", "--deploy", s(&dir)],
+        vec!["board-check", "--deploy", s(&dir)],
+        vec!["board-check", "--deploy", s(&dir), "--set-clock", "--pl-loaded"],
+    ] {
+        let (code, out, err) = run(&args);
+        assert_eq!(code, 1, "{args:?}: {out}");
+        assert!(err.contains("no FPGA manager") && err.contains("fpga_manager/fpga0"), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    assert_eq!(std::fs::read_dir("/lib/firmware").map(|d| d.count()).unwrap_or(0), before);
+    let (code, _, err) = run(&["load", "--deploy", "/nonexistent/deploy"]);
+    assert!(code == 1 && err.contains("/nonexistent/deploy") && err.contains("not a directory"), "{err}");
+    let (code, out, _) = run(&["load", "--help"]);
+    assert!(code == 0 && out.contains("FPGA manager") && out.contains("--set-clock"), "{out}");
+    let (code, out, _) = run(&["infer", "--help"]);
+    assert!(code == 0 && out.contains("--set-clock") && out.contains("--pl-loaded"), "{out}");
+}

@@ -1,5 +1,5 @@
 //! A FINN deployment's hardware files: the Vivado hardware handoff (.hwh, XML) and the
-//! bitstream (.bit), and loading it through the Linux FPGA manager.
+//! bitstream (.bit). Loading it into the PL is [`crate::fpga`]'s.
 //!
 //! .hwh: FINN's zynq build (`make_zynq_proj.py`) names the IODMA instances `idma<N>` (graph
 //! inputs) and `odma<N>` (outputs), and the PS instance `zynq_ps`. Their AXI-lite windows are
@@ -17,7 +17,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use crate::sysfs::{self, SysfsError};
+use crate::clocks::{Fclk0Design, PsFamily};
 
 /// What is wrong with the text of a .hwh.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -41,6 +41,9 @@ pub enum HwhError {
     MissingDma { need: &'static str, found: String, instances: String },
     #[error("{name} = '{value}' is not a frequency in MHz")]
     BadFrequency { name: &'static str, value: String },
+    /// PL clock 0's parameters of the processing system (reference, divisors, source).
+    #[error("{0}")]
+    Clock(String),
 }
 
 /// What is wrong with the bytes of a .bit.
@@ -78,13 +81,17 @@ pub enum DeployError {
         #[source]
         source: BitError,
     },
-    #[error(transparent)]
-    Sysfs(#[from] SysfsError),
-    #[error(
-        "loading a bitstream replaces the running FPGA design; opt in explicitly (allow_load = true; \
-         the CLI asks for --allow-load)"
-    )]
-    LoadNotAllowed,
+}
+
+impl DeployError {
+    /// The file the error is about and what is wrong with it.
+    pub fn into_parts(self) -> (PathBuf, String) {
+        match self {
+            DeployError::File { path, msg } => (path, msg),
+            DeployError::Hwh { path, source } => (path, source.to_string()),
+            DeployError::Bit { path, source } => (path, source.to_string()),
+        }
+    }
 }
 
 fn file_err(path: &Path, msg: impl Into<String>) -> DeployError {
@@ -124,6 +131,8 @@ pub struct HwhInfo {
     pub fclk_mhz: Option<f64>,
     /// PL clock 0 as the PS clock dividers actually make it, MHz.
     pub fclk_actual_mhz: Option<f64>,
+    /// PL clock 0's reference clock, divisors and source, for setting it ([`crate::clocks`]).
+    pub fclk0: Fclk0Design,
     /// processing_system7 or zynq_ultra_ps_e.
     pub processor: String,
     pub board: Option<String>,
@@ -275,6 +284,8 @@ pub fn parse_hwh(text: &str) -> Result<HwhInfo, HwhError> {
     };
     let fclk_mhz = mhz(*ps, req)?;
     let fclk_actual_mhz = mhz(*ps, act)?;
+    let family = PsFamily::from_processor(&processor).expect("a processor of PROCESSORS");
+    let fclk0 = Fclk0Design::from_params(family, |name| module_param(*ps, name)).map_err(HwhError::Clock)?;
     let attr = |k: &str| sysinfo.and_then(|s| s.attribute(k)).map(str::to_string);
     let part = match (attr("DEVICE"), attr("PACKAGE"), attr("SPEEDGRADE")) {
         (Some(d), Some(p), Some(s)) => Some(format!("{d}{p}{s}")),
@@ -286,6 +297,7 @@ pub fn parse_hwh(text: &str) -> Result<HwhInfo, HwhError> {
         windows,
         fclk_mhz,
         fclk_actual_mhz,
+        fclk0,
         processor,
         board: attr("BOARD"),
         part,
@@ -479,58 +491,4 @@ pub fn describe(d: &Deployment) -> String {
         b.payload_len
     );
     s
-}
-
-/// The Linux FPGA manager (`/sys/class/fpga_manager/fpga0`) and the firmware folder it loads from.
-#[derive(Clone, Debug)]
-pub struct FpgaManager {
-    /// `<sys>/class/fpga_manager/<device>`.
-    pub dir: PathBuf,
-    /// Where the kernel's firmware loader looks (`/lib/firmware`).
-    pub firmware_dir: PathBuf,
-}
-
-impl Default for FpgaManager {
-    fn default() -> Self {
-        FpgaManager {
-            dir: PathBuf::from("/sys/class/fpga_manager/fpga0"),
-            firmware_dir: PathBuf::from("/lib/firmware"),
-        }
-    }
-}
-
-impl FpgaManager {
-    /// The manager's state attribute ("operating" after a good load).
-    pub fn state(&self) -> Result<String, DeployError> {
-        Ok(sysfs::read_text(&self.dir.join("state"))?)
-    }
-
-    /// Writes `bin` (from [`bit_to_bin`]) to the firmware folder as `name` and asks the manager
-    /// to load it as a full bitstream. Replaces the running design: needs `allow_load = true`.
-    pub fn load(&self, bin: &[u8], name: &str, allow_load: bool) -> Result<(), DeployError> {
-        if !allow_load {
-            return Err(DeployError::LoadNotAllowed);
-        }
-        if !self.dir.is_dir() {
-            return Err(file_err(
-                &self.dir,
-                "no FPGA manager here: this is not a Zynq running Linux with the FPGA manager (or /sys is not mounted)",
-            ));
-        }
-        if name.is_empty() || name.contains('/') || name.starts_with('.') {
-            return Err(file_err(&self.firmware_dir, format!("bad firmware name '{name}'")));
-        }
-        let fw = self.firmware_dir.join(name);
-        std::fs::write(&fw, bin).map_err(|e| file_err(&fw, format!("cannot write the bitstream: {e}")))?;
-        let flags = self.dir.join("flags");
-        if flags.exists() {
-            sysfs::write_text(&flags, "0")?; // full reconfiguration
-        }
-        sysfs::write_text(&self.dir.join("firmware"), name)?;
-        let state = self.state()?;
-        if state != "operating" {
-            return Err(file_err(&self.dir, format!("load of {name} failed: manager state is '{state}'")));
-        }
-        Ok(())
-    }
 }

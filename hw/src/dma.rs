@@ -14,6 +14,17 @@
 //! memory roughly an order of magnitude slower than cached, which costs more than the syncs for
 //! anything beyond a few hundred bytes. [`CachePolicy::Uncached`] is there for boards whose
 //! u-dma-buf lacks manual sync (x86 builds of the module).
+//!
+//! Uncached, precisely. u-dma-buf maps a buffer opened with O_SYNC by its `sync_mode`: 1
+//! (the module's default) `pgprot_noncached`, which is Device-nGnRnE memory on arm64 and
+//! Strongly-ordered on armv7, where an unaligned access faults (SIGBUS) and every access is its
+//! own bus transaction; 2 `pgprot_writecombine`, Normal non-cacheable memory on both, which
+//! needs no cache maintenance either (the CPU never caches it; the write buffer is drained by
+//! the `dsb` before each register write, see [`crate::mmio`]); 3 "dmacoherent", the same as 2
+//! on arm64. binarycop writes **2** to `sync_mode` before mapping and checks it took. The byte
+//! copies into and out of an uncached buffer are, besides, made of naturally aligned word and
+//! byte accesses only ([`crate::mmio::aligned_chunks`]), never `memcpy`, so that they stay
+//! sound even if another process switched the buffer back to mode 1.
 
 use std::fs::OpenOptions;
 use std::os::unix::fs::OpenOptionsExt;
@@ -99,6 +110,12 @@ impl<B: DmaBuffer + ?Sized> DmaBuffer for Box<B> {
     fn sync_for_cpu(&mut self, offset: usize, len: usize, dir: Direction) -> Result<(), DmaError> {
         (**self).sync_for_cpu(offset, len, dir)
     }
+    fn write_at(&mut self, offset: usize, data: &[u8]) -> Result<(), DmaError> {
+        (**self).write_at(offset, data)
+    }
+    fn read_at(&mut self, offset: usize, out: &mut [u8]) -> Result<(), DmaError> {
+        (**self).read_at(offset, out)
+    }
 }
 
 /// `offset..offset+len` inside `total`, or the error naming the buffer.
@@ -120,8 +137,8 @@ pub enum CachePolicy {
     /// Cached mapping; the syncs clean/invalidate by range through sysfs (the default).
     #[default]
     Cached,
-    /// O_SYNC mapping, uncached (u-dma-buf `sync_mode` 1) or write-combined (2); the syncs only
-    /// order memory.
+    /// O_SYNC mapping with u-dma-buf `sync_mode` 2 (Normal non-cacheable, see the module doc);
+    /// no sysfs syncs; copies go through aligned accesses.
     Uncached,
 }
 
@@ -145,6 +162,20 @@ impl std::fmt::Debug for UDmaBuf {
             .field("policy", &self.policy)
             .finish()
     }
+}
+
+/// u-dma-buf's write-combine mode: Normal non-cacheable memory for O_SYNC mappings.
+const SYNC_MODE_WRITECOMBINE: u64 = 2;
+
+/// Writes [`SYNC_MODE_WRITECOMBINE`] to the buffer's `sync_mode` and checks it took (the
+/// attribute must be set before the mapping is made).
+fn set_sync_mode(path: &std::path::Path) -> Result<(), DmaError> {
+    sysfs::write_text(path, &SYNC_MODE_WRITECOMBINE.to_string())?;
+    let mode = sysfs::read_u64(path)?;
+    if mode != SYNC_MODE_WRITECOMBINE {
+        return Err(sysfs::err(path, format!("wrote {SYNC_MODE_WRITECOMBINE}, reads back {mode}")).into());
+    }
+    Ok(())
 }
 
 /// Cache lines are at most 64 bytes on the Cortex-A9 (L2: 32) and A53; syncs cover whole lines.
@@ -172,6 +203,9 @@ impl UDmaBuf {
             .ok()
             .filter(|&l| l > 0)
             .ok_or_else(|| sysfs::err(&size_path, format!("unusable buffer size {size}")))?;
+        if policy == CachePolicy::Uncached {
+            set_sync_mode(&attrs.join("sync_mode"))?;
+        }
         let dev = roots.dev.join(name);
         let mut o = OpenOptions::new();
         o.read(true).write(true);
@@ -219,12 +253,43 @@ impl DmaBuffer for UDmaBuf {
     }
     fn with_bytes(&mut self, offset: usize, len: usize, f: &mut dyn FnMut(&[u8])) -> Result<(), DmaError> {
         let r = check_range(&self.name, offset, len, self.len)?;
-        f(&self.map.bytes()[r]);
+        if self.policy == CachePolicy::Uncached {
+            // No slice of uncached memory is handed out: the caller's code may read it with
+            // unaligned wide loads. A cached copy, made with aligned accesses.
+            let mut staged = vec![0u8; len];
+            self.map.read_aligned(offset, &mut staged);
+            f(&staged);
+        } else {
+            f(&self.map.bytes()[r]);
+        }
         Ok(())
     }
     fn with_bytes_mut(&mut self, offset: usize, len: usize, f: &mut dyn FnMut(&mut [u8])) -> Result<(), DmaError> {
         let r = check_range(&self.name, offset, len, self.len)?;
-        f(&mut self.map.bytes_mut()[r]);
+        if self.policy == CachePolicy::Uncached {
+            let mut staged = vec![0u8; len];
+            self.map.read_aligned(offset, &mut staged);
+            f(&mut staged);
+            self.map.write_aligned(offset, &staged);
+        } else {
+            f(&mut self.map.bytes_mut()[r]);
+        }
+        Ok(())
+    }
+    fn write_at(&mut self, offset: usize, data: &[u8]) -> Result<(), DmaError> {
+        check_range(&self.name, offset, data.len(), self.len)?;
+        match self.policy {
+            CachePolicy::Uncached => self.map.write_aligned(offset, data),
+            CachePolicy::Cached => self.map.bytes_mut()[offset..offset + data.len()].copy_from_slice(data),
+        }
+        Ok(())
+    }
+    fn read_at(&mut self, offset: usize, out: &mut [u8]) -> Result<(), DmaError> {
+        check_range(&self.name, offset, out.len(), self.len)?;
+        match self.policy {
+            CachePolicy::Uncached => self.map.read_aligned(offset, out),
+            CachePolicy::Cached => out.copy_from_slice(&self.map.bytes()[offset..offset + out.len()]),
+        }
         Ok(())
     }
     fn sync_for_device(&mut self, offset: usize, len: usize, dir: Direction) -> Result<(), DmaError> {

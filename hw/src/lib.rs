@@ -8,20 +8,26 @@
 //! - [`dma`]: DMA buffers behind a trait (u-dma-buf, plain memory);
 //! - [`packing`]: FINN DataTypes and their packed byte layout;
 //! - [`driver`]: the IODMA protocol, generic over the two traits (a board or a simulated device);
-//! - [`deploy`]: the .hwh and .bit of a deployment, and loading through the FPGA manager.
+//! - [`deploy`]: the .hwh and .bit of a deployment;
+//! - [`fpga`]: what the PL holds (FPGA manager, PYNQ's and binarycop's records), and loading it;
+//! - [`clocks`]: PL clock 0 in the PS clock registers, read and set as PYNQ's `Clocks` does;
+//! - [`preflight`]: the checks that run before the first register access.
 
 // `unsafe` is confined to mmio.rs, which allows it for itself.
 #![deny(unsafe_code)]
 
 pub mod boards;
+pub mod clocks;
 pub mod deploy;
 pub mod deployment;
 pub mod dma;
 pub mod driver;
 pub mod finn_driver;
 pub mod folding;
+pub mod fpga;
 pub mod mmio;
 pub mod packing;
+pub mod preflight;
 pub mod regs;
 pub mod runtime_weights;
 mod sysfs;

@@ -299,6 +299,71 @@ impl DmaMapping {
     pub(crate) fn bytes_mut(&mut self) -> &mut [u8] {
         &mut self.map
     }
+
+    /// Copies `out.len()` bytes from `offset` with naturally aligned volatile accesses only
+    /// ([`aligned_chunks`]): for uncached mappings, where an unaligned access can fault (arm64
+    /// Device memory) and `memcpy` makes them.
+    pub(crate) fn read_aligned(&self, offset: usize, out: &mut [u8]) {
+        assert!(offset.checked_add(out.len()).is_some_and(|end| end <= self.map.len()), "range checked by the caller");
+        let base = self.map.as_ptr();
+        let mut at = 0;
+        for (off, width) in aligned_chunks(base as usize + offset, out.len()) {
+            let src = off - base as usize;
+            // SAFETY: `src..src + width` lies inside the mapping (asserted above; the chunks
+            // tile `offset..offset + out.len()`), which lives as long as `self`; `off` is a
+            // multiple of `width` (aligned_chunks), so the pointer is aligned for its type.
+            // Volatile keeps each access as one load of that width.
+            unsafe {
+                let p = base.add(src);
+                if width == WORD {
+                    let w = p.cast::<usize>().read_volatile();
+                    out[at..at + WORD].copy_from_slice(&w.to_ne_bytes());
+                } else {
+                    out[at] = p.read_volatile();
+                }
+            }
+            at += width;
+        }
+    }
+
+    /// Copies `data` in at `offset` with naturally aligned volatile accesses only (see
+    /// [`read_aligned`](Self::read_aligned)).
+    pub(crate) fn write_aligned(&mut self, offset: usize, data: &[u8]) {
+        assert!(offset.checked_add(data.len()).is_some_and(|end| end <= self.map.len()), "range checked by the caller");
+        let base = self.map.as_mut_ptr();
+        let mut at = 0;
+        for (off, width) in aligned_chunks(base as usize + offset, data.len()) {
+            let dst = off - base as usize;
+            // SAFETY: as in read_aligned: in bounds, the mapping outlives the access, aligned
+            // for the access width, one volatile store each.
+            unsafe {
+                let p = base.add(dst);
+                if width == WORD {
+                    let w = usize::from_ne_bytes(data[at..at + WORD].try_into().expect("WORD bytes"));
+                    p.cast::<usize>().write_volatile(w);
+                } else {
+                    p.write_volatile(data[at]);
+                }
+            }
+            at += width;
+        }
+    }
+}
+
+/// The machine word: the widest access [`aligned_chunks`] makes (4 bytes on armv7, 8 on aarch64).
+pub const WORD: usize = std::mem::size_of::<usize>();
+
+/// Splits the byte range `addr..addr + len` into accesses that are each naturally aligned:
+/// single bytes up to the first word boundary, whole words, then single bytes. Yields
+/// (address, width) in order; the accesses tile the range exactly.
+pub fn aligned_chunks(addr: usize, len: usize) -> impl Iterator<Item = (usize, usize)> {
+    let end = addr + len;
+    let words_start = addr.next_multiple_of(WORD).min(end);
+    let words_end = (end / WORD * WORD).max(words_start);
+    let head = (addr..words_start).map(|a| (a, 1));
+    let words = (words_start..words_end).step_by(WORD).map(|a| (a, WORD));
+    let tail = (words_end..end).map(|a| (a, 1));
+    head.chain(words).chain(tail)
 }
 
 #[cfg(test)]

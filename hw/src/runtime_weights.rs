@@ -271,6 +271,7 @@ mod tests {
                 .collect(),
             fclk_mhz: None,
             fclk_actual_mhz: None,
+            fclk0: Default::default(),
             processor: "processing_system7".into(),
             board: None,
             part: None,

@@ -1,11 +1,11 @@
-//! .hwh and .bit parsing, .bin conversion and the FPGA manager, on fixtures shaped like a FINN
+//! .hwh and .bit parsing and .bin conversion, on fixtures shaped like a FINN
 //! PYNQ-Z1 build (data/deploy/bitfile/finn-accel.{hwh,bit}, written for these tests).
 
 use std::path::{Path, PathBuf};
 
+use binarycop_hw::clocks::Fclk0Design;
 use binarycop_hw::deploy::{
-    bit_to_bin, find_deployment, parse_bit, parse_hwh, read_hwh, BitError, DeployError, DmaWindow, FpgaManager,
-    HwhError, BIT_MAGIC,
+    bit_to_bin, find_deployment, parse_bit, parse_hwh, read_hwh, BitError, DmaWindow, HwhError, BIT_MAGIC,
 };
 
 fn data(rel: &str) -> PathBuf {
@@ -33,6 +33,8 @@ fn pynq_z1_hwh_gives_the_iodma_windows_and_clock() {
     // The module's own PARAMETERS, not the decoy 999 inside a BUSINTERFACE.
     assert_eq!(h.fclk_mhz, Some(100.0));
     assert_eq!(h.fclk_actual_mhz, Some(100.0));
+    let want = Fclk0Design { ref_mhz: Some(50.0), divisors: Some((5, 2)), source: Some("IO PLL".into()) };
+    assert_eq!(h.fclk0, want);
     assert_eq!(h.processor, "processing_system7");
     assert_eq!(h.part.as_deref(), Some("7z020clg400-1"));
     assert_eq!(h.vivado.as_deref(), Some("2022.2"));
@@ -180,35 +182,4 @@ fn deployment_folder_layouts() {
     assert!(e.contains("several .hwh"), "{e}");
     let e = find_deployment(&tmp.path().join("nope")).unwrap_err().to_string();
     assert!(e.contains("not a directory"), "{e}");
-}
-
-#[test]
-fn fpga_manager_load_sequence_on_a_fake_tree() {
-    let tmp = tempfile::tempdir().unwrap();
-    let mgr_dir = tmp.path().join("sys/class/fpga_manager/fpga0");
-    let fw_dir = tmp.path().join("lib/firmware");
-    std::fs::create_dir_all(&mgr_dir).unwrap();
-    std::fs::create_dir_all(&fw_dir).unwrap();
-    for (f, v) in [("flags", "4\n"), ("firmware", ""), ("state", "operating\n")] {
-        std::fs::write(mgr_dir.join(f), v).unwrap();
-    }
-    let mgr = FpgaManager { dir: mgr_dir.clone(), firmware_dir: fw_dir.clone() };
-    let bin = bit_to_bin(&fixture_bit()).unwrap();
-
-    assert!(matches!(mgr.load(&bin, "finn-accel.bin", false), Err(DeployError::LoadNotAllowed)));
-    assert!(!fw_dir.join("finn-accel.bin").exists());
-
-    mgr.load(&bin, "finn-accel.bin", true).unwrap();
-    assert_eq!(std::fs::read(fw_dir.join("finn-accel.bin")).unwrap(), bin);
-    assert_eq!(std::fs::read_to_string(mgr_dir.join("flags")).unwrap(), "0");
-    assert_eq!(std::fs::read_to_string(mgr_dir.join("firmware")).unwrap(), "finn-accel.bin");
-
-    std::fs::write(mgr_dir.join("state"), "write error\n").unwrap();
-    let e = mgr.load(&bin, "finn-accel.bin", true).unwrap_err().to_string();
-    assert!(e.contains("write error"), "{e}");
-    assert!(mgr.load(&bin, "../evil.bin", true).is_err());
-
-    let off_zynq = FpgaManager { dir: tmp.path().join("sys/class/fpga_manager/fpga9"), firmware_dir: fw_dir };
-    let e = off_zynq.load(&bin, "x.bin", true).unwrap_err().to_string();
-    assert!(e.contains("not a Zynq"), "{e}");
 }

@@ -24,10 +24,13 @@
 //!   or `uncached`, and `timeout_ms` is the fixed part of the wait. Runtime weights need the
 //!   .hwh's windows, so a JSON description refuses them.
 //!
-//! [`ZynqAccel::open`] reads and checks everything first ([`preflight`]: the one list of checks
-//! made before any device is opened or register touched), then maps the windows and buffers,
+//! [`ZynqAccel::open`] reads and checks everything first ([`check_plan`]: the deployment's
+//! contract, the model, hw's [`preflight`], the windows), then maps the windows and buffers,
 //! and only then writes registers.
 //!
+//! Before any device is opened, hw's [`preflight`] checks that the PL holds the design (FPGA
+//! manager state, chip family, PYNQ's or binarycop's record of the loaded bitstream) and, where
+//! /dev/mem is allowed, that PL clock 0 is the .hwh's (setting it first with `set_clock`).
 //! Off a board every path ends in an error naming what is missing; /dev/mem is never opened
 //! unless the machine has an FPGA manager (`/sys/class/fpga_manager/*`), so a workstation's
 //! memory is never mapped by mistake.
@@ -40,7 +43,9 @@ use binarycop_hw::deployment::FinnDeployment;
 use binarycop_hw::dma::{CachePolicy, UDmaBuf};
 use binarycop_hw::driver::{DriverConfig, IodmaDriver};
 use binarycop_hw::finn_driver::{self, DriverPy};
+use binarycop_hw::fpga::Finding;
 use binarycop_hw::mmio::{MappedWindow, Roots};
+use binarycop_hw::preflight::{self, Checks};
 use binarycop_hw::runtime_weights::{self, WeightLoad};
 use ndarray::ArrayView4;
 use serde_json::Value;
@@ -67,6 +72,8 @@ pub struct ZynqOptions {
     /// Whether windows may be mapped through /dev/mem.
     pub allow_devmem: bool,
     pub driver: DriverConfig,
+    /// The checks before the first register access (PL loaded, PL clock).
+    pub checks: Checks,
 }
 
 impl Default for ZynqOptions {
@@ -76,6 +83,7 @@ impl Default for ZynqOptions {
             devmem: PathBuf::from("/dev/mem"),
             allow_devmem: false,
             driver: DriverConfig::default(),
+            checks: Checks::default(),
         }
     }
 }
@@ -130,6 +138,8 @@ struct Plan {
     weights: Vec<(WeightLoad, WindowSpec)>,
     /// Weight files that have no .hwh to find their windows in (JSON descriptions).
     unplaced_weights: Vec<PathBuf>,
+    /// The .hwh and .bit, for hw's preflight (none for a JSON description).
+    deployment: Option<binarycop_hw::deploy::Deployment>,
 }
 
 pub struct ZynqAccel {
@@ -137,6 +147,7 @@ pub struct ZynqAccel {
     model: Option<FoldedModel>,
     driver: Mutex<IodmaDriver<MappedWindow, UDmaBuf>>,
     summary: String,
+    preflight: Vec<Finding>,
 }
 
 fn number(v: &Value) -> Option<u64> {
@@ -259,6 +270,7 @@ impl Plan {
             access: Access::new(idma, odma),
             weights,
             unplaced_weights: Vec::new(),
+            deployment: Some(d.files),
         })
     }
 
@@ -277,6 +289,7 @@ impl Plan {
             access: d.access,
             weights: Vec::new(),
             unplaced_weights,
+            deployment: None,
         })
     }
 
@@ -292,9 +305,14 @@ impl Plan {
 ///    class index out ([`Contract::from_driver`]);
 /// 2. the model, when given, takes that image and its classes fit the index type;
 /// 3. runtime weights have windows (a JSON description has no .hwh to place them);
-/// 4. every register window is reachable as planned: a UIO device of its name, or /dev/mem
+/// 4. the PL holds this design and runs at its clock (hw's [`preflight`]);
+/// 5. every register window is reachable as planned: a UIO device of its name, or /dev/mem
 ///    when allowed and on a machine with an FPGA manager.
-fn preflight(plan: &Plan, model: Option<&FoldedModel>, opts: &ZynqOptions) -> Result<(Contract, IoSpec)> {
+fn check_plan(
+    plan: &Plan,
+    model: Option<&FoldedModel>,
+    opts: &ZynqOptions,
+) -> Result<(Contract, IoSpec, Vec<Finding>)> {
     let contract = Contract::from_driver(&plan.driver)?;
     let io = contract.io_spec(model)?;
     if let Some(w) = plan.unplaced_weights.first() {
@@ -304,10 +322,13 @@ fn preflight(plan: &Plan, model: Option<&FoldedModel>, opts: &ZynqOptions) -> Re
              of a JSON description",
         ));
     }
+    let devmem = (opts.allow_devmem || opts.checks.set_clock).then_some(opts.devmem.as_path());
+    let pl =
+        preflight::run(plan.deployment.as_ref(), &opts.checks, devmem).map_err(|e| Error::file(&plan.origin, e))?;
     for (name, spec) in plan.windows() {
         check_reachable(name, spec, opts, &plan.origin)?;
     }
-    Ok((contract, io))
+    Ok((contract, io, pl))
 }
 
 /// Whether this machine has a PL the FPGA manager drives.
@@ -339,7 +360,7 @@ fn check_reachable(name: &str, spec: &WindowSpec, opts: &ZynqOptions, origin: &P
     }
 }
 
-/// Maps a window planned and checked by [`preflight`]; touches no register.
+/// Maps a window planned and checked by [`check_plan`]; touches no register.
 fn open_window(name: &str, spec: &WindowSpec, opts: &ZynqOptions, origin: &Path) -> Result<MappedWindow> {
     let fail = |msg: String| Error::file(origin, format!("{name}: {msg}"));
     match spec {
@@ -361,7 +382,7 @@ impl ZynqAccel {
     /// deployment (and names the layers); without one, labels are shaped by driver.py alone.
     pub fn open(source: &ZynqSource, opts: &ZynqOptions, model: Option<FoldedModel>) -> Result<ZynqAccel> {
         let plan = Plan::read(source, opts)?;
-        let (contract, io) = preflight(&plan, model.as_ref(), opts)?;
+        let (contract, io, preflight) = check_plan(&plan, model.as_ref(), opts)?;
 
         // Devices are opened from here on; no register is touched until the weights are loaded.
         let (origin, access) = (&plan.origin, &plan.access);
@@ -378,12 +399,17 @@ impl ZynqAccel {
         let mut driver = IodmaDriver::new(idma, odma, ibuf, obuf, contract.input, contract.output, cfg)
             .map_err(|e| Error::driver(format!("{}: accelerator setup", origin.display()), e))?;
         load_weights(&plan, &mut driver, opts)?;
-        Ok(ZynqAccel { io, model, driver: Mutex::new(driver), summary: plan.summary })
+        Ok(ZynqAccel { io, model, driver: Mutex::new(driver), summary: plan.summary, preflight })
     }
 
     /// Where the accelerator was described.
     pub fn summary(&self) -> &str {
         &self.summary
+    }
+
+    /// What the checks before the first register access confirmed, and what they could not.
+    pub fn preflight(&self) -> &[Finding] {
+        &self.preflight
     }
 
     fn lock(&self) -> MutexGuard<'_, IodmaDriver<MappedWindow, UDmaBuf>> {

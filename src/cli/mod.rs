@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use crate::error::{Error, Result};
 use crate::model::{self, Topology};
 
+mod board_cmds;
 mod cam_cmds;
 mod demo_cmds;
 mod hw_cmds;
@@ -62,6 +63,13 @@ enum Command {
     /// Show a FINN deployment folder: IODMA windows, PL clock, bitstream header, what driver.py
     /// says each input and output is, and the runtime weights.
     DeployInfo(hw_cmds::DeployInfoArgs),
+    /// On a board: program a deployment's bitstream into the PL through the Linux FPGA manager,
+    /// as PYNQ does (.bit → .bin in /lib/firmware, then the manager's flags and firmware
+    /// attributes). Replaces the running design; needs root.
+    Load(board_cmds::LoadArgs),
+    /// On a board: the checks `infer --backend zynq` runs before touching a register (PL
+    /// configured with this bitstream, chip family, PL clock), printed one per line.
+    BoardCheck(board_cmds::BoardCheckArgs),
     /// Simulate the model's FINN dataflow accelerator cycle by cycle: per-node cycles, FIFOs,
     /// FPS, latency and resource estimates.
     Simulate(sim_cmds::SimulateArgs),
@@ -127,5 +135,7 @@ fn run(cli: Cli, out: &mut String) -> Result<()> {
         Command::Pack(a) => hw_cmds::pack(a, out),
         Command::Unpack(a) => hw_cmds::unpack(a, out),
         Command::DeployInfo(a) => hw_cmds::deploy_info(a, out),
+        Command::Load(a) => board_cmds::load(a, out),
+        Command::BoardCheck(a) => board_cmds::board_check(a, out),
     }
 }

@@ -75,7 +75,8 @@ pub struct InferArgs {
     /// names or physical ranges, u-dma-buf buffer names) instead of --deploy.
     #[arg(long)]
     accel_config: Option<PathBuf>,
-    /// zynq: map IODMA windows through /dev/mem where no UIO device has their name (root).
+    /// zynq: map IODMA windows through /dev/mem where no UIO device has their name, and check
+    /// PL clock 0 in the PS clock registers (root).
     #[arg(long)]
     allow_devmem: bool,
     /// Names for the labels: "Correctly Masked,Incorrectly Worn,No Mask", or a file with one
@@ -86,6 +87,8 @@ pub struct InferArgs {
     /// labels differ are reported (count and indices). `fail`: exit 1 if any differ.
     #[arg(long, value_enum, default_value_t = CpuCheck::Fail)]
     cpu_check: CpuCheck,
+    #[command(flatten)]
+    pl: super::board_cmds::PlArgs,
     /// cpu, sim: tap a layer (name like Conv2_1, or index) and write its output for every image
     /// to --save-tap: int8 ±1 maps N×H×W×C, or int32 accumulators for the last layer.
     #[arg(long, requires = "save_tap")]
@@ -120,9 +123,11 @@ fn open_backend(
     args: &InferArgs,
     folded: Option<model::FoldedModel>,
 ) -> Result<(Box<dyn Accelerator>, Option<&'static str>)> {
-    let zynq_flags = args.accel_config.is_some() || args.allow_devmem;
+    let zynq_flags = args.accel_config.is_some() || args.allow_devmem || args.pl.any();
     if args.backend != Backend::Zynq && zynq_flags {
-        return Err(Error::invalid("--accel-config and --allow-devmem apply to --backend zynq"));
+        return Err(Error::invalid(
+            "--accel-config, --allow-devmem, --set-clock and --pl-loaded apply to --backend zynq",
+        ));
     }
     if args.backend == Backend::Cpu && args.deploy.is_some() {
         return Err(Error::invalid("--deploy applies to --backend zynq and sim"));
@@ -153,7 +158,7 @@ fn open_backend(
                     ))
                 }
             };
-            let opts = ZynqOptions { allow_devmem: args.allow_devmem, ..Default::default() };
+            let opts = ZynqOptions { allow_devmem: args.allow_devmem, checks: args.pl.checks(), ..Default::default() };
             (Box::new(ZynqAccel::open(&source, &opts, folded)?), None)
         }
     })
