@@ -5,6 +5,7 @@ use std::path::Path;
 
 use clap::{Parser, Subcommand};
 
+use crate::data::{Crop, Preprocess, Resize};
 use crate::error::{Error, Result};
 use crate::model::{self, Topology};
 
@@ -36,6 +37,26 @@ pub struct TopologyArgs {
     /// Classes of a preset topology.
     #[arg(long, default_value_t = 4)]
     classes: usize,
+}
+
+/// How image files are brought to the model's input (`.npy` inputs are used as they are).
+#[derive(clap::Args, Clone)]
+pub struct PreprocessArgs {
+    /// How image files are scaled to the model's input: cv2 = OpenCV's cv2.resize (INTER_LINEAR)
+    /// byte for byte, as BinaryCoP's deployment notebook does; triangle = the image crate's
+    /// antialiased bilinear filter (binarycop's earlier default).
+    #[arg(long, value_enum, default_value_t = Resize::Cv2)]
+    resize: Resize,
+    /// Crop image files before resizing: X0:X1,Y0:Y1, columns then rows, Python slice bounds (a
+    /// bound may be left out). The notebook's webcam frames: --crop 20:140,: on 160x120.
+    #[arg(long)]
+    crop: Option<Crop>,
+}
+
+impl PreprocessArgs {
+    pub fn preprocess(&self) -> Preprocess {
+        Preprocess { crop: self.crop, resize: self.resize }
+    }
 }
 
 #[derive(Subcommand)]

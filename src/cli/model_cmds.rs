@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use ndarray::Axis;
 use ndarray_npy::WriteNpyExt;
 
-use super::{topology_of, TopologyArgs};
+use super::{topology_of, PreprocessArgs, TopologyArgs};
 use crate::accel::{self, Accelerator, CpuAccel, SimAccel, ZynqAccel, ZynqOptions, ZynqSource};
 use crate::engine::{kernels, top_k};
 use crate::error::{write_atomic, Error, Result};
@@ -28,11 +28,14 @@ pub struct InferArgs {
     /// A Brevitas QONNX .onnx, a folded artifact .npz, or a parameter .npz.
     #[arg(long)]
     model: PathBuf,
-    /// A uint8 .npy (N×H×W×C) or image files (PNG/JPEG, resized to the model input).
+    /// A uint8 .npy (N×H×W×C, the model's input as it is) or image files (PNG/JPEG: cropped with
+    /// --crop, resized to the model input with --resize, default cv2).
     #[arg(long, required = true, num_args = 1..)]
     images: Vec<PathBuf>,
     #[command(flatten)]
     topo: TopologyArgs,
+    #[command(flatten)]
+    prep: PreprocessArgs,
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -134,7 +137,7 @@ fn npy<A: WriteNpyExt>(a: &A, p: &std::path::Path) -> Result<()> {
 pub fn infer(args: InferArgs, out: &mut String) -> Result<()> {
     let loaded = model::load_with(&args.model, topology_of(&args.topo)?)?;
     let (accel, kernel) = open_backend(&args, loaded.folded)?;
-    let InferArgs { model, images, json, save_scores, top_k: k, tap, save_tap, .. } = args;
+    let InferArgs { model, images, prep, json, save_scores, top_k: k, tap, save_tap, .. } = args;
     let m = accel.model();
     let classes = m.topology.classes();
     if k == 0 || k > classes {
@@ -147,7 +150,7 @@ pub fn infer(args: InferArgs, out: &mut String) -> Result<()> {
         )));
     }
     let tap = tap.map(|t| m.topology.find_layer(&t)).transpose()?;
-    let (batch, names) = crate::data::load_images(&images, m.topology.input)?;
+    let (batch, names) = crate::data::load_images(&images, m.topology.input, &prep.preprocess())?;
     let result = accel.run(batch.view(), tap.as_slice())?;
     if let (Some(p), Some(scores)) = (&save_scores, &result.scores) {
         npy(scores, p)?;
