@@ -15,6 +15,7 @@ mod hw_cmds;
 mod model_cmds;
 mod sim_cmds;
 mod synth_cmds;
+mod watch_cmds;
 
 #[derive(Parser)]
 #[command(
@@ -66,6 +67,9 @@ enum Command {
     Demo(demo_cmds::DemoArgs),
     /// Classify images with the bit-exact engine.
     Infer(model_cmds::InferArgs),
+    /// Classify a live stream (camera, video file, folder of frames) frame by frame and print
+    /// the label and FPS; --serve shows the annotated frame on a local web page.
+    Watch(Box<watch_cmds::WatchArgs>),
     /// Fold a trained model into the deployable artifact.
     Fold(model_cmds::FoldArgs),
     /// Describe a model: layers, shapes, parameters, bytes, operations per image.
@@ -135,6 +139,7 @@ pub(crate) fn topology_of(args: &TopologyArgs) -> Result<Option<Topology>> {
 fn run(cli: Cli, out: &mut String) -> Result<()> {
     match cli.command {
         Command::Infer(a) => model_cmds::infer(a, out),
+        Command::Watch(a) => watch_cmds::watch(*a, out),
         Command::Fold(a) => model_cmds::fold(a, out),
         Command::Info(a) => model_cmds::info(a, out),
         Command::Simulate(a) => sim_cmds::simulate(a, out),
