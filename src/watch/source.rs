@@ -13,6 +13,8 @@
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use ndarray::Array3;
 
@@ -109,10 +111,28 @@ impl FrameSource for Folder {
     }
 }
 
+/// A reader that counts what its user consumed (the y4m crate reports a frame cut short as
+/// the end of the file; the count tells them apart).
+struct Counted<R> {
+    inner: R,
+    consumed: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.consumed.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
 /// A YUV4MPEG2 file.
 pub struct Y4mSource {
     path: PathBuf,
-    decoder: y4m::Decoder<BufReader<std::fs::File>>,
+    decoder: y4m::Decoder<Counted<BufReader<std::fs::File>>>,
+    consumed: Arc<AtomicU64>,
+    /// Bytes consumed when the last whole frame had been read.
+    frame_end: u64,
     full_range: bool,
     index: u64,
     repeat: bool,
@@ -152,15 +172,17 @@ impl Y4mSource {
     pub fn open(path: &Path, repeat: bool) -> Result<Y4mSource> {
         let (_, _, full_range) = y4m_size(path)?;
         let f = std::fs::File::open(path).map_err(|e| Error::file(path, format!("cannot open: {e}")))?;
-        let decoder = y4m::Decoder::new(BufReader::new(f))
+        let consumed = Arc::new(AtomicU64::new(0));
+        let decoder = y4m::Decoder::new(Counted { inner: BufReader::new(f), consumed: consumed.clone() })
             .map_err(|e| Error::file(path, format!("not a readable YUV4MPEG2 video: {e}")))?;
+        let frame_end = consumed.load(Ordering::Relaxed);
         if decoder.get_bit_depth() != 8 {
             return Err(Error::file(
                 path,
                 format!("{}-bit video; only 8-bit Y4M is supported", decoder.get_bit_depth()),
             ));
         }
-        Ok(Y4mSource { path: path.to_path_buf(), decoder, full_range, index: 0, repeat })
+        Ok(Y4mSource { path: path.to_path_buf(), decoder, consumed, frame_end, full_range, index: 0, repeat })
     }
 
     fn convert(&self, planes: [&[u8]; 3]) -> Result<Array3<u8>> {
@@ -212,17 +234,18 @@ impl FrameSource for Y4mSource {
     fn next_frame(&mut self) -> Result<Option<Frame>> {
         let planes = match self.decoder.read_frame() {
             Ok(frame) => [frame.get_y_plane().to_vec(), frame.get_u_plane().to_vec(), frame.get_v_plane().to_vec()],
+            // The file ended inside a frame (or its header).
+            Err(y4m::Error::EOF) if self.consumed.load(Ordering::Relaxed) != self.frame_end => {
+                return Err(Error::file(&self.path, format!("frame {} is truncated", self.index)))
+            }
             Err(y4m::Error::EOF) if self.repeat && self.index > 0 => {
                 *self = Y4mSource::open(&self.path, true)?;
                 return self.next_frame();
             }
             Err(y4m::Error::EOF) => return Ok(None),
-            // A frame cut short by the end of the file.
-            Err(y4m::Error::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                return Err(Error::file(&self.path, format!("frame {} is truncated", self.index)))
-            }
             Err(e) => return Err(Error::file(&self.path, format!("frame {}: {e}", self.index))),
         };
+        self.frame_end = self.consumed.load(Ordering::Relaxed);
         let rgb = self.convert([&planes[0], &planes[1], &planes[2]])?;
         let name = format!(
             "{}#{}",
