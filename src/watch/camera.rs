@@ -11,14 +11,14 @@
 use std::path::Path;
 
 use super::source::FrameSource;
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// The longest wait for one frame.
 pub const FRAME_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
 #[cfg(not(feature = "camera"))]
 pub fn open(path: &Path) -> Result<Box<dyn FrameSource>> {
-    Err(Error::file(
+    Err(crate::error::Error::file(
         path,
         "this binarycop was built without camera support: rebuild with `cargo build --release --features camera` \
          (needs libclang), or pass a folder of frames or a video file",
