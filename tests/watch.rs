@@ -188,12 +188,13 @@ fn y4m_frames_decode_as_bt601() {
 struct Served {
     child: Child,
     addr: String,
+    _frames: tempfile::TempDir,
 }
 
 impl Served {
     fn start(extra: &[&str]) -> Served {
-        let tmp = tempfile::tempdir().unwrap().keep();
-        let dir = frames(&tmp, 4, 48, ClassSet::Paper);
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = frames(tmp.path(), 4, 48, ClassSet::Paper);
         let mut child = Command::new(env!("CARGO_BIN_EXE_binarycop"))
             .args(["watch", "--model", &fixture_model(), "--source", dir.to_str().unwrap(), "--serve", "127.0.0.1:0"])
             .args(extra)
@@ -214,7 +215,7 @@ impl Served {
         std::thread::spawn(move || {
             let _ = std::io::copy(&mut err, &mut std::io::sink());
         });
-        let s = Served { child, addr };
+        let s = Served { child, addr, _frames: tmp };
         let t = Instant::now();
         while s.get("/status.json").1.contains("\"frame\":null") {
             assert!(t.elapsed() < Duration::from_secs(60), "no frame served");
@@ -285,7 +286,7 @@ fn the_page_shows_the_frame_in_chromium() {
     let s = Served::start(&["--loop", "--max-fps", "10"]);
     let url = format!("http://{}/", s.addr);
     let profile = tempfile::tempdir().unwrap();
-    let shot = tempfile::tempdir().unwrap().keep().join("watch.png");
+    let shot = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("watch.png");
     let browse = |extra: &[&str]| {
         let o = Command::new(chromium)
             .args([
@@ -319,4 +320,46 @@ fn the_page_shows_the_frame_in_chromium() {
     assert!(colours.len() > 300, "only {} colours in {}", colours.len(), shot.display());
     let _ = s.interrupt();
     eprintln!("screenshot: {}", shot.display());
+}
+
+/// The ffmpeg route's protocol (ffprobe's size, raw RGB frames on a pipe, the end, a cut
+/// frame), against stand-in `ffprobe`/`ffmpeg` scripts: the real ffmpeg is not installed here.
+#[test]
+fn ffmpeg_pipe_protocol_with_stand_ins() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let bin = tmp.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let raw = tmp.path().join("frames.rgb");
+    let script = |name: &str, body: &str| {
+        let p = bin.join(name);
+        std::fs::write(&p, format!("#!/bin/sh\nif [ \"$1\" = -version ]; then exit 0; fi\n{body}\n")).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    script("ffprobe", "echo 40,30");
+    script("ffmpeg", &format!("/bin/cat {}", raw.display()));
+    let video = tmp.path().join("clip.mp4");
+    std::fs::write(&video, b"stand-in").unwrap();
+    let frame = |v: u8| vec![v; 40 * 30 * 3];
+    std::fs::write(&raw, [frame(10), frame(200)].concat()).unwrap();
+    let watch = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_binarycop"))
+            .args(["watch", "--model", &fixture_model(), "--source", video.to_str().unwrap(), "--json"])
+            .args(extra)
+            .env("PATH", &bin)
+            .output()
+            .unwrap()
+    };
+    let o = watch(&[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let lines = json_lines(&o.stdout);
+    assert_eq!(labels_of(&lines).len(), 2);
+    assert_eq!(lines[1]["name"], "clip.mp4#1");
+    // A frame cut short, and a file ffprobe cannot read, are named.
+    std::fs::write(&raw, [frame(10), vec![0; 100]].concat()).unwrap();
+    let err = String::from_utf8_lossy(&watch(&[]).stderr).into_owned();
+    assert!(err.contains("clip.mp4") && err.contains("frame 1 is truncated"), "{err}");
+    script("ffprobe", "echo 'Invalid data found' >&2; exit 1");
+    let err = String::from_utf8_lossy(&watch(&[]).stderr).into_owned();
+    assert!(err.contains("ffprobe finds no video stream: Invalid data found"), "{err}");
 }
