@@ -43,13 +43,14 @@ pub struct TopologyArgs {
 /// How image files are brought to the model's input (`.npy` inputs are used as they are).
 #[derive(clap::Args, Clone)]
 pub struct PreprocessArgs {
-    /// How image files are scaled to the model's input: cv2 = OpenCV's cv2.resize (INTER_LINEAR)
+    /// How pictures (image files, frames) are scaled to the model's input: cv2 = OpenCV's
+    /// cv2.resize (INTER_LINEAR)
     /// byte for byte, as BinaryCoP's deployment notebook does; triangle = the image crate's
     /// antialiased bilinear filter (binarycop's earlier default).
     #[arg(long, value_enum, default_value_t = Resize::Cv2)]
     resize: Resize,
-    /// Crop image files before resizing: X0:X1,Y0:Y1, columns then rows, Python slice bounds (a
-    /// bound may be left out). The notebook's webcam frames: --crop 20:140,: on 160x120.
+    /// Crop pictures (image files, frames) before resizing: X0:X1,Y0:Y1, columns then rows,
+    /// Python slice bounds (a bound may be left out). The notebook's webcam frames: --crop 20:140,: on 160x120.
     #[arg(long)]
     crop: Option<Crop>,
 }

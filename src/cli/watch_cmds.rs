@@ -179,10 +179,12 @@ pub fn watch(args: WatchArgs, out: &mut String) -> Result<()> {
                 writeln!(stdout, "{st}")
             } else {
                 let class = names.get(o.label).map_or(String::new(), |n| format!(" {n}"));
+                // The rate needs two frames.
+                let fps = if o.index == 0 { "first frame".to_string() } else { format!("{:.1} fps", o.fps) };
                 writeln!(
                     stdout,
-                    "frame {} {}: {}{class}  ({:.1} fps, inference {:.2} ms)",
-                    o.index, o.name, o.label, o.fps, o.infer_ms
+                    "frame {} {}: {}{class}  ({fps}, inference {:.2} ms)",
+                    o.index, o.name, o.label, o.infer_ms
                 )
             };
             let _ = stdout.flush();
