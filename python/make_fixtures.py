@@ -56,6 +56,13 @@ TOPOLOGIES = {
         fc=[(576, 128)],
         last_in=128,
     ),
+    # n-CNV's layers on a 72x72 input (train_models.py's published-classes model):
+    # 72->70->68->P34->32->30->P15->13->11, so FC1 sees 11*11*64 = 7744 inputs
+    "ncnv72": dict(
+        conv=[(16, False), (16, True), (32, False), (32, True), (64, False), (64, False)],
+        fc=[(7744, 128), (128, 128)],
+        last_in=128,
+    ),
 }
 
 NUM_CLASSES = 4
@@ -79,15 +86,15 @@ def patched_topology(topo: str):
         CNVmod.CNV_OUT_CH_POOL, CNVmod.INTERMEDIATE_FC_FEATURES, CNVmod.LAST_FC_IN_FEATURES = saved
 
 
-def build_model(topo: str, seed: int) -> nn.Module:
+def build_model(topo: str, seed: int, num_classes: int = NUM_CLASSES, size: int = 32) -> nn.Module:
     torch.manual_seed(seed)
     with patched_topology(topo):
-        m = CNVmod.CNV(num_classes=NUM_CLASSES, weight_bit_width=1, act_bit_width=1, in_bit_width=8,
+        m = CNVmod.CNV(num_classes=num_classes, weight_bit_width=1, act_bit_width=1, in_bit_width=8,
                        in_ch=3)
     m.eval()
     with torch.no_grad():
-        out = m(torch.rand(1, 3, 32, 32))
-    assert tuple(out.shape) == (1, NUM_CLASSES), out.shape
+        out = m(torch.rand(1, 3, size, size))
+    assert tuple(out.shape) == (1, num_classes), out.shape
     return m
 
 

@@ -9,7 +9,8 @@ build of the CLI):
     # smoke run (few steps, small sets, writes into a scratch folder):
     /root/.venv-toolbox/bin/python python/train_models.py --quick --out /tmp/models-quick
 
-Models: cnv, ncnv, ucnv (clean base data) and ucnv_artifact (µ-CNV trained on data whose label
+Models: cnv, ncnv, ucnv (clean base data), ncnv72_published (n-CNV's layers on 72x72 inputs with BinaryCoP's
+published deployment's three classes: ``synth --classes published --size 72``) and ucnv_artifact (µ-CNV trained on data whose label
 leaks through a corner tag that is more reliable than the face: ``synth --artifact tag --conflict F``,
 in a fraction F of the images the face shows another class than the label and the tag).  Every
 model is the Brevitas BNN-PYNQ CNV built by ``make_fixtures.build_model``; trained with Adam +
@@ -70,6 +71,11 @@ FULL_DATA = {
     "test_artifact": (2000, 402, "base", ARTIFACT),
     # the same generator (same seed) without the cue: clean twins of test_artifact
     "test_artifact_clean": (2000, 402, "base", None),
+    # BinaryCoP's published deployment: 72x72, 3 classes (0 Correctly Masked, 1 Incorrectly Worn, 2 No Mask)
+    "train_pub72": dict(count=8000, seed=501, variations="base", artifact=None, classes="published", size=72),
+    "test_pub72": dict(count=1500, seed=502, variations="base", artifact=None, classes="published", size=72),
+    "test_pub72_variations": dict(count=1500, seed=503, variations="headgear,glasses,sunglasses,double_mask,face_paint",
+                                  artifact=None, classes="published", size=72),
 }
 GEN_SETS = ["gen_headgear", "gen_glasses", "gen_sunglasses", "gen_double_mask", "gen_face_paint"]
 
@@ -80,18 +86,44 @@ FULL_MODELS = {
     "cnv": dict(topo="cnv", train="train", steps=560, batch=64, lr=0.005, seed=13),
     "ucnv_artifact": dict(topo="ucnv", train="train_artifact", steps=1600, batch=64, lr=0.01, seed=14,
                           augment="photometric"),
+    "ncnv72_published": dict(topo="ncnv72", train="train_pub72", steps=900, batch=64, lr=0.01, seed=15,
+                             classes=3, size=72, evals=["test_pub72", "test_pub72_variations"]),
 }
-PAPER = {"cnv": 98.10, "ncnv": 93.94, "ucnv": 93.78, "ucnv_artifact": None}
+PAPER = {"cnv": 98.10, "ncnv": 93.94, "ucnv": 93.78, "ucnv_artifact": None, "ncnv72_published": None}
+
+
+def eval_sets_of(name, cfg):
+    if "evals" in cfg:
+        return list(cfg["evals"])
+    if name == "ucnv_artifact":
+        return ["test_artifact", "test_artifact_clean", "test_artifact_swapped", "test"]
+    return ["test"] + GEN_SETS
+
+
+def sets_needed(model_cfg):
+    """The synth sets the given models train and are evaluated on."""
+    need = set()
+    for name, cfg in model_cfg.items():
+        need.add(cfg["train"])
+        need.update(s for s in eval_sets_of(name, cfg) if s != "test_artifact_swapped")
+        if name == "ucnv_artifact":
+            need.add("test_artifact_clean")
+    return need
 
 
 def quick_config():
-    data = {k: (min(v[0], 2000 if k.startswith("train") else 200),) + v[1:] for k, v in FULL_DATA.items()}
+    def small(k, v):
+        n = 2000 if k.startswith("train") else 200
+        return dict(v, count=min(v["count"], n)) if isinstance(v, dict) else (min(v[0], n),) + v[1:]
+    data = {k: small(k, v) for k, v in FULL_DATA.items()}
     models = {k: dict(v, steps=20) for k, v in FULL_MODELS.items()}
     return data, models
 
 
 def spec_dict(spec):
     """A data spec as a dict; `conflict` only when set, so that the clean sets' stamps stay as they were."""
+    if isinstance(spec, dict):
+        return dict(spec)
     count, seed, variations, artifact = spec[:4]
     d = dict(count=count, seed=seed, variations=variations, artifact=artifact)
     if len(spec) > 4 and spec[4]:
@@ -105,12 +137,16 @@ def synth(bin_path, data_dir, name, spec):
     stamp = os.path.join(d, "spec.json")
     if os.path.exists(stamp) and json.load(open(stamp)) == want:
         return d
-    count, seed, variations, artifact = spec[:4]
+    count, seed, variations, artifact = (want[k] for k in ("count", "seed", "variations", "artifact"))
     cmd = [bin_path, "synth", "--count", str(count), "--seed", str(seed), "--out", d, "--variations", variations]
     if artifact:
         cmd += ["--artifact", artifact]
     if "conflict" in want:
         cmd += ["--conflict", str(want["conflict"])]
+    if "classes" in want:
+        cmd += ["--classes", want["classes"]]
+    if "size" in want:
+        cmd += ["--size", str(want["size"])]
     t0 = time.time()
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     json.dump(want, open(stamp, "w"))
@@ -139,7 +175,7 @@ def tag_cue(x, parts, cls):
 def load_set(d):
     x = np.load(os.path.join(d, "images.npy"))
     y = np.load(os.path.join(d, "labels.npy")).astype(np.int64)
-    assert x.dtype == np.uint8 and x.shape[1:] == (32, 32, 3), x.shape
+    assert x.dtype == np.uint8 and x.ndim == 4 and x.shape[3] == 3 and x.shape[1] == x.shape[2], x.shape
     return x, y
 
 
@@ -230,27 +266,28 @@ def snap_weights(model):
 # --------------------------------------------------------------------------------------------
 # Topology JSON exactly as Rust's Topology::to_json (serde_json::to_string_pretty) writes it
 # --------------------------------------------------------------------------------------------
-def topology_json(topo: str) -> str:
-    c1, c2, c3, f = {"cnv": (64, 128, 256, 512), "ncnv": (16, 32, 64, 128), "ucnv": (16, 32, 64, 128)}[topo]
+def topology_json(topo: str, classes: int = 4, size: int = 32) -> str:
+    c1, c2, c3, f = {"cnv": (64, 128, 256, 512), "ncnv": (16, 32, 64, 128), "ucnv": (16, 32, 64, 128),
+                     "ncnv72": (16, 32, 64, 128)}[topo]
     conv = lambda n, c: {"type": "conv", "name": n, "out_channels": c, "kernel": 3}  # noqa: E731
     pool = lambda n: {"type": "maxpool", "name": n, "size": 2}  # noqa: E731
     fc = lambda n, o: {"type": "fc", "name": n, "out_features": o}  # noqa: E731
     layers = [conv("Conv1_1", c1), conv("Conv1_2", c1), pool("Pool1"), conv("Conv2_1", c2), conv("Conv2_2", c2),
               pool("Pool2"), conv("Conv3_1", c3)]
     if topo == "ucnv":
-        layers += [fc("FC1", f), fc("FC2", 4)]
+        layers += [fc("FC1", f), fc("FC2", classes)]
     else:
-        layers += [conv("Conv3_2", c3), fc("FC1", f), fc("FC2", f), fc("FC3", 4)]
-    t = {"name": topo, "input": {"height": 32, "width": 32, "channels": 3}, "layers": layers}
+        layers += [conv("Conv3_2", c3), fc("FC1", f), fc("FC2", f), fc("FC3", classes)]
+    t = {"name": topo, "input": {"height": size, "width": size, "channels": 3}, "layers": layers}
     return json.dumps(t, indent=2, ensure_ascii=False)
 
 
-def save_model(model, topo, path):
+def save_model(model, topo, path, classes=4, size=32):
     d = export_params(model)
     for k, v in d.items():
         if k.endswith(".weight"):
             assert np.all(np.abs(v) == 1.0), k
-    d["topology"] = np.frombuffer(topology_json(topo).encode("utf-8"), dtype=np.uint8).copy()
+    d["topology"] = np.frombuffer(topology_json(topo, classes, size).encode("utf-8"), dtype=np.uint8).copy()
     np.savez_compressed(path, **d)
     return os.path.getsize(path)
 
@@ -282,14 +319,14 @@ def write_readme(path, results):
         "snapped to exactly ±1, BatchNorm, `input.scale`/`input.bits`, `output.scale`/`output.bias`) plus a",
         "`topology` key (uint8 UTF-8 of the topology JSON as `Topology::to_json` writes it).",
         "",
-        "## Data (all from `binarycop synth`, 32×32, classes balanced)",
+        "## Data (all from `binarycop synth`, classes balanced)",
         "",
-        "| set | images | seed | variations | artifact | conflict |",
-        "|---|---|---|---|---|---|",
+        "| set | images | seed | size | classes | variations | artifact | conflict |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for k, v in data.items():
-        lines.append(f"| {k} | {v['count']} | {v['seed']} | {v['variations']} | {v['artifact'] or '-'} "
-                     f"| {v.get('conflict') or '-'} |")
+        lines.append(f"| {k} | {v['count']} | {v['seed']} | {v.get('size', 32)} | {v.get('classes', 'paper')} "
+                     f"| {v['variations']} | {v['artifact'] or '-'} | {v.get('conflict') or '-'} |")
     lines += [
         "",
         "`test_artifact_clean` is `test_artifact`'s generator and seed without `--artifact`: the same faces, no cue.",
@@ -348,7 +385,7 @@ def write_readme(path, results):
         "|---|---|---|" + "---|" * len(GEN_SETS),
     ]
     for n, r in ms.items():
-        if n == "ucnv_artifact":
+        if n in ("ucnv_artifact", "ncnv72_published"):
             continue
         a = r["accuracy"]
         lines.append(f"| {n} | {r['paper_accuracy']} | {a['test']['accuracy']} | "
@@ -378,6 +415,29 @@ def write_readme(path, results):
             lines.append(f"Removing the cue costs only {drop:.2f} points: the model did NOT latch onto the corner cue "
                          "(it learned the faces, which are just as easy on this synthetic data). Do not use it as "
                          "a shortcut example without checking its CAMs.")
+    if "ncnv72_published" in ms:
+        r = ms["ncnv72_published"]
+        a = r["accuracy"]
+        lines += [
+            "",
+            "## The published deployment's classes: `ncnv72_published`",
+            "",
+            "BinaryCoP's published deployment (NaelF/BinaryCoP `notebook/`) takes 72×72×3 UINT8 frames and returns",
+            "one of 3 classes (0 Correctly Masked, 1 Incorrectly Worn, 2 No Mask). Its network cannot be recovered",
+            "from `resizer.hwh`: the whole dataflow is one opaque `StreamingDataflowPartition_1` between idma0 and",
+            "odma0, with 8-bit AXI streams in and out and no per-layer instances or MVAU/SWG parameters. This model",
+            "keeps the paper's n-CNV layers (16,16,P,32,32,P,64,64; FC 128,128) on a 72×72 input, the only change",
+            "a 72×72 input forces: 72→70→68→P34→32→30→P15→13→11, so FC1 sees 11·11·64 = 7744 inputs, and FC3 has",
+            "3 outputs. Data: `synth --classes published --size 72` (drawn at 288; Incorrectly Worn is nose, nose",
+            "and mouth, or chin exposed, drawn uniformly). Same training recipe as above, on "
+            f"{data['train_pub72']['count']} images.",
+            "",
+            "| set | images | accuracy % (torch = binarycop `infer`) |",
+            "|---|---|---|",
+            f"| test_pub72 (base) | {a['test_pub72']['n']} | {a['test_pub72']['accuracy']} |",
+            f"| test_pub72_variations (headgear, glasses, sunglasses, double mask, face paint) | "
+            f"{a['test_pub72_variations']['n']} | {a['test_pub72_variations']['accuracy']} |",
+        ]
     lines += [
         "",
         "The paper's figures are on 28K real MaskedFace-Net test images after up to 300 epochs; ours are on",
@@ -407,7 +467,9 @@ def main():
     t_cpu0, t_wall0 = time.process_time(), time.time()
 
     print("data", flush=True)
-    dirs = {k: synth(args.bin, args.data, k, v) for k, v in data_cfg.items()}
+    selected = {k: v for k, v in model_cfg.items() if not args.report and (not args.only or k in args.only)}
+    need = sets_needed(selected)
+    dirs = {k: synth(args.bin, args.data, k, v) for k, v in data_cfg.items() if k in need}
     sets = {k: load_set(d) for k, d in dirs.items()}
     # cue-swap test: the clean faces with the tag of the mirrored class (0<->1, 2<->3) in that class's
     # corner, while the face keeps its label
@@ -426,34 +488,38 @@ def main():
         dirs["test_artifact_swapped"], sets["test_artifact_swapped"] = d, (xs, y)
 
     res_path = os.path.join(args.out, "results.json")
+    # the models and data facts of an earlier run, kept for what this run does not redo
+    old = json.load(open(res_path)) if os.path.exists(res_path) else {}
+    if bool(old.get("quick")) != bool(args.quick):
+        old = {}
     results = dict(quick=bool(args.quick),
                    data={k: spec_dict(v) for k, v in data_cfg.items()},
                    versions=dict(torch=torch.__version__, brevitas=brevitas.__version__, numpy=np.__version__),
                    models={})
     for k, v in results["data"].items():
         if v.get("conflict"):
-            face = np.load(os.path.join(dirs[k], "face_classes.npy"))
-            v["conflicting_images"] = int((face != sets[k][1]).sum())
+            if k in dirs:
+                face = np.load(os.path.join(dirs[k], "face_classes.npy"))
+                v["conflicting_images"] = int((face != sets[k][1]).sum())
+            elif old.get("data", {}).get(k, {}).get("conflicting_images") is not None:
+                v["conflicting_images"] = old["data"][k]["conflicting_images"]
 
-    for name, cfg in model_cfg.items():
-        if args.report or (args.only and name not in args.only):
-            continue
+    for name, cfg in selected.items():
         print(f"{name}: {cfg}", flush=True)
-        model = build_model(cfg["topo"], cfg["seed"])
+        classes, size = cfg.get("classes", 4), cfg.get("size", 32)
+        model = build_model(cfg["topo"], cfg["seed"], classes, size)
         xtr, ytr = sets[cfg["train"]]
         info = train(model, xtr, ytr, steps=cfg["steps"], batch=cfg["batch"], lr=cfg["lr"], seed=cfg["seed"],
                      aug=cfg.get("augment", True))
         info["train_set"] = cfg["train"]
-        eval_sets = ["test"] + GEN_SETS
-        if name == "ucnv_artifact":
-            eval_sets = ["test_artifact", "test_artifact_clean", "test_artifact_swapped", "test"]
+        eval_sets = eval_sets_of(name, cfg)
         before = {k: logits_of(model, sets[k][0]) for k in eval_sets}
         snap_weights(model)
         after = {k: logits_of(model, sets[k][0]) for k in eval_sets}
         for k in eval_sets:
             assert torch.equal(before[k], after[k]), f"{name}: snapping weights changed outputs on {k}"
         path = os.path.join(args.out, f"{name}.params.npz")
-        size = save_model(model, cfg["topo"], path)
+        nbytes = save_model(model, cfg["topo"], path, classes, size)
         info_txt, _ = rust_checks(args.bin, path, name, args.data)
         acc = {}
         for k in eval_sets:
@@ -469,18 +535,19 @@ def main():
             if k == "test_artifact_swapped":
                 acc[k]["follows_cue"] = round(100 * float((lab_t == np.array([1, 0, 3, 2])[y]).mean()), 2)
                 print(f"      follows the swapped cue: {acc[k]['follows_cue']}%", flush=True)
-        r = dict(topology=cfg["topo"], file=os.path.basename(path), file_bytes=size, paper_accuracy=PAPER[name], training=info, accuracy=acc)
-        print(f"  {name}: {size} bytes; {info['train_cpu_s']} s CPU / {info['train_wall_s']} s wall", flush=True)
+        r = dict(topology=cfg["topo"], file=os.path.basename(path), file_bytes=nbytes, paper_accuracy=PAPER[name], training=info, accuracy=acc)
+        print(f"  {name}: {nbytes} bytes; {info['train_cpu_s']} s CPU / {info['train_wall_s']} s wall", flush=True)
         # per-model result in the scratch folder, so runs of single models (--only) can go in parallel
         json.dump(dict(r, config=cfg), open(os.path.join(args.data, f"result_{name}.json"), "w"), indent=2)
 
-    # results.json: every model of this configuration that has a result
+    # results.json: every model of this configuration that has a result here, else the earlier run's
     for name, cfg in model_cfg.items():
         p = os.path.join(args.data, f"result_{name}.json")
-        if os.path.exists(p):
-            r = json.load(open(p))
-            if r.pop("config") == cfg:
-                results["models"][name] = r
+        r = json.load(open(p)) if os.path.exists(p) else None
+        if r is not None and r.pop("config") == cfg:
+            results["models"][name] = r
+        elif name in old.get("models", {}):
+            results["models"][name] = old["models"][name]
     with open(res_path, "w") as f:
         json.dump(results, f, indent=2)
         f.write("\n")

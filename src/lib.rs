@@ -7,7 +7,8 @@
 //! - [`accel`]: one trait over the engine, the simulated accelerator and a Zynq board;
 //! - [`reference`]: the f32 training-time graph (the test oracle);
 //! - [`cam`]: class-activation maps on the deployed and training graphs, metrics, pictures;
-//! - [`data`]: image loading;
+//! - [`data`]: image loading, the crop and resize policies ([`data::resize`]), synthetic faces;
+//! - [`watch`]: the live loop over a camera, a video or a folder of frames, and its web page;
 //! - [`cli`]: the `binarycop` command.
 
 pub mod accel;
@@ -20,5 +21,6 @@ pub mod error;
 pub mod lower;
 pub mod model;
 pub mod reference;
+pub mod watch;
 
 pub use error::{Error, Result};

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use binarycop::data::synth::{self, Artifact, Config, Part, Variation, CLASS_NAMES};
+use binarycop::data::synth::{self, Artifact, ClassSet, Config, Part, Variation, Wear, CLASS_NAMES};
 use ndarray::{Array1, Array2, Array3, Array4, Axis};
 use ndarray_npy::ReadNpyExt;
 
@@ -87,6 +87,69 @@ fn golden_checksum_is_the_same_on_every_machine() {
 }
 
 const GOLDEN: u64 = 0xad73_3bf2_89d8_5d89;
+
+/// The published classes at 72×72 (drawn at 288): count 15, seed 1, all variations, and the
+/// same on every machine, like the paper's golden value above.
+#[test]
+fn golden_checksum_of_the_published_classes() {
+    let ds = synth::generate(&Config {
+        variations: Variation::ALL.to_vec(),
+        ..Config::sized(15, 1, 72, ClassSet::Published)
+    })
+    .unwrap();
+    assert_eq!(ds.images.dim(), (15, 72, 72, 3));
+    let mut h = 0xcbf2_9ce4_8422_2325;
+    h = fnv1a(&npy(&ds.images), h);
+    h = fnv1a(&npy(&ds.parts), h);
+    h = fnv1a(&npy(&ds.labels), h);
+    h = fnv1a(&npy(&ds.wears), h);
+    assert_eq!(h, GOLDEN_PUBLISHED, "published images/parts/labels/wears checksum changed: {h:#018x}");
+}
+
+const GOLDEN_PUBLISHED: u64 = 0x9a2f_b796_270e_fa79;
+
+/// Published classes: a face's visible parts follow its wear (no mask: nose, mouth and chin
+/// bare and no mask part), its label follows the wear, classes are balanced in blocks of three
+/// and incorrectly worn faces use all three wears.
+#[test]
+fn published_classes_draw_their_wears() {
+    let cfg = Config { variations: Variation::ALL.to_vec(), ..Config::sized(72, 13, 72, ClassSet::Published) };
+    let ds = synth::generate(&cfg).unwrap();
+    let mut counts = [0usize; 3];
+    let mut wears = [0usize; 5];
+    for (i, parts) in ds.parts.axis_iter(Axis(0)).enumerate() {
+        let (label, wear) = (ds.labels[i] as usize, Wear::ALL[ds.wears[i] as usize]);
+        counts[label] += 1;
+        wears[wear.index()] += 1;
+        assert!(ClassSet::Published.wears(label).contains(&wear), "image {i}: label {label}, {wear:?}");
+        check_wear(wear, &parts.to_owned(), &format!("published image {i} at 72"));
+        let s = synth::render(&cfg, i as u64).unwrap();
+        assert_eq!((s.class, s.wear), (label, wear));
+        assert_eq!(s.decisive_mask(), synth::region_mask(wear.decisive_region(), parts));
+    }
+    assert_eq!(counts, [24; 3]);
+    assert!(wears[1..4].iter().all(|&n| n >= 3), "{wears:?}");
+    for i in 0..6 {
+        let s = synth::render_hires(&cfg, i).unwrap();
+        check_wear(s.wear, &s.parts, &format!("published image {i} at 288"));
+    }
+    assert_eq!(Wear::NoMask.decisive_region(), &[Part::Nose, Part::Mouth, Part::Chin]);
+    assert_eq!(ClassSet::Published.names(), &["correctly_masked", "incorrectly_worn", "no_mask"]);
+    assert!(ClassSet::parse("four").unwrap_err().to_string().contains("paper"));
+    // The paper's classes are unchanged by the option's existence: Config::sized at 32 is new().
+    assert_eq!(Config::sized(8, 1, 32, ClassSet::Paper), Config::new(8, 1));
+}
+
+fn check_wear(wear: Wear, parts: &Array2<u8>, what: &str) {
+    if wear == Wear::NoMask {
+        for p in [Part::Nose, Part::Mouth, Part::Chin, Part::Face] {
+            assert!(count(parts, p) > 0, "{what}: no {p:?} on a face without a mask");
+        }
+        assert_eq!(count(parts, Part::Mask), 0, "{what}: a mask part on a face without a mask");
+    } else {
+        check_parts(wear.index(), parts, what);
+    }
+}
 
 #[test]
 fn classes_are_balanced_overall_and_per_variation() {
@@ -545,7 +608,10 @@ fn cli_rejects_bad_input_without_writing() {
         (vec!["--count", "4", "--out", o, "--conflict", "0", "--artifact", "none"], "--conflict needs --artifact"),
         (vec!["--count", "4", "--out", o, "--artifact", "tag", "--conflict", "1"], "[0, 1)"),
         (vec!["--count", "4", "--out", o, "--artifact", "tag", "--conflict", "-0.2"], "[0, 1)"),
-        (vec!["--count", "4", "--out", o, "--size", "256"], "--render-size"),
+        (vec!["--count", "4", "--out", o, "--size", "256", "--render-size", "128"], "larger than --render-size"),
+        // The render size defaults to 4 × --size, within the 2048 limit.
+        (vec!["--count", "4", "--out", o, "--size", "600"], "--render-size must be between 1 and 2048, got 2400"),
+        (vec!["--count", "4", "--out", o, "--classes", "four"], "unknown --classes 'four'"),
         (vec!["--count", "4", "--out", o, "--size", "0"], "--size"),
         (vec!["--count", "4", "--out", under_file.to_str().unwrap()], "a_file"),
         (vec!["--count", "4", "--out", file.to_str().unwrap()], "not a folder"),

@@ -1,7 +1,8 @@
 //! Upsampling a layer-resolution map to the image, in the conventions the reference tools use,
 //! so that our heatmaps can be compared with theirs value for value:
 //! - `Bilinear` and `Nearest`: OpenCV's `cv2.resize` (pytorch-grad-cam): half-pixel centres,
-//!   src = (dst + ½)·in/out − ½, borders replicated; nearest takes floor(dst·in/out).
+//!   src = (dst + ½)·in/out − ½ computed as OpenCV does ([`cv2_source`], shared with the uint8
+//!   picture resize in `data::resize`), borders replicated; nearest takes floor(dst·in/out).
 //! - `Bicubic`: TensorFlow 1's `resize_images(..., BICUBIC)` as the BinaryCoP seed script used it
 //!   (legacy mode: src = dst·in/out, no half-pixel offset, Keys kernel a = −0.75, indices
 //!   clamped).
@@ -9,6 +10,8 @@
 //!   Score-CAM uses for its masks.
 
 use ndarray::Array2;
+
+use crate::data::resize::cv2_source;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Interp {
@@ -40,9 +43,9 @@ fn axis_taps(n_in: usize, n_out: usize, interp: Interp) -> Vec<Taps> {
         .map(|d| match interp {
             Interp::Nearest => vec![(clamp((d as f64 * scale).floor() as i64), 1.0)],
             Interp::Bilinear => {
-                let s = ((d as f64 + 0.5) * scale - 0.5).max(0.0);
-                let i0 = s.floor() as i64;
-                let t = (s - i0 as f64) as f32;
+                // OpenCV's source position; before the first pixel it takes that pixel alone.
+                let (i0, t) = cv2_source(d, n_in, n_out);
+                let (i0, t) = if i0 < 0 { (0, 0.0) } else { (i0, t) };
                 vec![(clamp(i0), 1.0 - t), (clamp(i0 + 1), t)]
             }
             Interp::Bicubic => {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use ndarray::{Array2, Axis};
 use ndarray_npy::WriteNpyExt;
 
-use super::{topology_of, TopologyArgs};
+use super::{topology_of, PreprocessArgs, TopologyArgs};
 use crate::cam::{self, compare, methods, read_exported, render, Deployed, Post, Request, Route, Ste, Training};
 use crate::engine::Engine;
 use crate::error::{write_atomic, Error, Result};
@@ -56,9 +56,12 @@ pub struct CamArgs {
     model: Option<PathBuf>,
     #[command(flatten)]
     topo: TopologyArgs,
-    /// Model workflow: images (a uint8 .npy or PNG/JPEG files).
+    /// Model workflow: images (a uint8 .npy, the model's input as it is, or PNG/JPEG files:
+    /// cropped with --crop, resized with --resize, default cv2).
     #[arg(long, num_args = 1.., requires = "model")]
     images: Vec<PathBuf>,
+    #[command(flatten)]
+    prep: PreprocessArgs,
     /// Model workflow: the layer (Conv1_1 … Pool2 …, case-insensitive, or an index).
     #[arg(long)]
     layer: Option<String>,
@@ -89,8 +92,12 @@ pub struct CompareArgs {
     model: PathBuf,
     #[command(flatten)]
     topo: TopologyArgs,
+    /// A uint8 .npy (the model's input as it is) or PNG/JPEG files (cropped with --crop, resized
+    /// with --resize, default cv2).
     #[arg(long, required = true, num_args = 1..)]
     images: Vec<PathBuf>,
+    #[command(flatten)]
+    prep: PreprocessArgs,
     #[arg(long)]
     layer: String,
     #[arg(long, default_value = "gradcam")]
@@ -185,7 +192,7 @@ pub fn cam(a: CamArgs, out: &mut String) -> Result<()> {
     let loaded = model::load_with(model_path, topology_of(&a.topo)?)?;
     let method = methods::by_name(&a.method)?;
     let layer = loaded.folded.topology.find_layer(a.layer.as_deref().unwrap_or_default())?;
-    let (batch, names) = crate::data::load_images(&a.images, loaded.folded.topology.input)?;
+    let (batch, names) = crate::data::load_images(&a.images, loaded.folded.topology.input, &a.prep.preprocess())?;
     let engine = Engine::new(loaded.folded)?;
     let reference;
     let deployed;
@@ -242,7 +249,7 @@ pub fn compare(a: CompareArgs, out: &mut String) -> Result<()> {
     let method_list: Vec<&'static dyn cam::CamMethod> =
         a.method.split(',').map(|m| methods::by_name(m.trim())).collect::<Result<_>>()?;
     let layer = loaded.folded.topology.find_layer(&a.layer)?;
-    let (batch, names) = crate::data::load_images(&a.images, loaded.folded.topology.input)?;
+    let (batch, names) = crate::data::load_images(&a.images, loaded.folded.topology.input, &a.prep.preprocess())?;
     let engine = Engine::new(loaded.folded)?;
     let reference = Reference::new(trained)?;
     let deployed = Deployed::new(&engine);

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use clap::{Parser, Subcommand};
 
+use crate::data::{Crop, Preprocess, Resize};
 use crate::error::{Error, Result};
 use crate::model::{self, Topology};
 
@@ -15,6 +16,7 @@ mod hw_cmds;
 mod model_cmds;
 mod sim_cmds;
 mod synth_cmds;
+mod watch_cmds;
 
 #[derive(Parser)]
 #[command(
@@ -39,6 +41,27 @@ pub struct TopologyArgs {
     classes: usize,
 }
 
+/// How image files are brought to the model's input (`.npy` inputs are used as they are).
+#[derive(clap::Args, Clone)]
+pub struct PreprocessArgs {
+    /// How pictures (image files, frames) are scaled to the model's input: cv2 = OpenCV's
+    /// cv2.resize (INTER_LINEAR)
+    /// byte for byte, as BinaryCoP's deployment notebook does; triangle = the image crate's
+    /// antialiased bilinear filter (binarycop's earlier default).
+    #[arg(long, value_enum, default_value_t = Resize::Cv2)]
+    resize: Resize,
+    /// Crop pictures (image files, frames) before resizing: X0:X1,Y0:Y1, columns then rows,
+    /// Python slice bounds (a bound may be left out). The notebook's webcam frames: --crop 20:140,: on 160x120.
+    #[arg(long)]
+    crop: Option<Crop>,
+}
+
+impl PreprocessArgs {
+    pub fn preprocess(&self) -> Preprocess {
+        Preprocess { crop: self.crop, resize: self.resize }
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// The main job: synthetic faces through the simulated accelerator, deployed and training
@@ -46,6 +69,9 @@ enum Command {
     Demo(demo_cmds::DemoArgs),
     /// Classify images with the bit-exact engine, the simulated accelerator or a board's.
     Infer(model_cmds::InferArgs),
+    /// Classify a live stream (camera, video file, folder of frames) frame by frame and print
+    /// the label and FPS; --serve shows the annotated frame on a local web page.
+    Watch(Box<watch_cmds::WatchArgs>),
     /// Fold a trained model into the deployable artifact.
     Fold(model_cmds::FoldArgs),
     /// Describe a model: layers, shapes, parameters, bytes, operations per image.
@@ -123,6 +149,7 @@ pub(crate) fn topology_of(args: &TopologyArgs) -> Result<Option<Topology>> {
 fn run(cli: Cli, out: &mut String) -> Result<()> {
     match cli.command {
         Command::Infer(a) => model_cmds::infer(a, out),
+        Command::Watch(a) => watch_cmds::watch(*a, out),
         Command::Fold(a) => model_cmds::fold(a, out),
         Command::Info(a) => model_cmds::info(a, out),
         Command::Simulate(a) => sim_cmds::simulate(a, out),

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use ndarray::Axis;
 use ndarray_npy::WriteNpyExt;
 
-use super::{topology_of, TopologyArgs};
+use super::{topology_of, PreprocessArgs, TopologyArgs};
 use crate::accel::{
     self, crosscheck, Accelerator, ClassNames, CpuAccel, SimAccel, SimAccelConfig, ZynqAccel, ZynqOptions, ZynqSource,
 };
@@ -42,11 +42,14 @@ pub struct InferArgs {
     /// `--backend zynq --deploy DIR`: the deployment's driver.py then shapes inputs and labels.
     #[arg(long)]
     model: Option<PathBuf>,
-    /// A uint8 .npy (N×H×W×C) or image files (PNG/JPEG, resized to the input size).
+    /// A uint8 .npy (N×H×W×C, the input as it is) or image files (PNG/JPEG: cropped with
+    /// --crop, resized to the input size with --resize, default cv2).
     #[arg(long, required = true, num_args = 1..)]
     images: Vec<PathBuf>,
     #[command(flatten)]
     topo: TopologyArgs,
+    #[command(flatten)]
+    prep: PreprocessArgs,
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -205,7 +208,7 @@ pub fn infer(args: InferArgs, out: &mut String) -> Result<()> {
         (Some(_), None) => return Err(Error::invalid("--tap needs --model")),
         (None, _) => None,
     };
-    let (batch, inputs) = crate::data::load_images(&args.images, io.image)?;
+    let (batch, inputs) = crate::data::load_images(&args.images, io.image, &args.prep.preprocess())?;
     let result = accel.run(batch.view(), tap.as_slice())?;
     let check = checker.map(|cpu| crosscheck::against_cpu(&cpu, batch.view(), &result)).transpose()?;
     if let (Some(p), Some(scores)) = (&args.save_scores, &result.scores) {

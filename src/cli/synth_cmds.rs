@@ -3,12 +3,12 @@
 use std::fmt::Write;
 use std::path::PathBuf;
 
-use crate::data::synth::{self, Artifact, Config, Variation, CLASS_NAMES};
+use crate::data::synth::{self, Artifact, ClassSet, Config, Variation};
 use crate::error::{Error, Result};
 
 #[derive(clap::Args)]
 pub struct SynthArgs {
-    /// How many images (classes balanced in blocks of four).
+    /// How many images (classes balanced in blocks of four, or three for --classes published).
     #[arg(long)]
     count: usize,
     /// Seed: the same seed gives the same bytes on every machine.
@@ -17,12 +17,18 @@ pub struct SynthArgs {
     /// The output folder (created; an earlier synth output there is replaced).
     #[arg(long)]
     out: PathBuf,
-    /// Image size in pixels (square), the model's input.
+    /// Image size in pixels (square), the model's input (72 for BinaryCoP's published
+    /// deployment).
     #[arg(long, default_value_t = 32)]
     size: u32,
-    /// Size drawn at before the area downsampling to --size.
-    #[arg(long, default_value_t = 128)]
-    render_size: u32,
+    /// Size drawn at before the area downsampling to --size (default: 4 × --size).
+    #[arg(long)]
+    render_size: Option<u32>,
+    /// The labels: paper (4: correctly masked, nose, nose and mouth, chin exposed) or published
+    /// (3, BinaryCoP's published deployment: 0 Correctly Masked, 1 Incorrectly Worn (nose, nose
+    /// and mouth, or chin exposed), 2 No Mask).
+    #[arg(long, default_value = "paper")]
+    classes: String,
     /// Comma list of: base, headgear, glasses, sunglasses, double_mask, face_paint.
     #[arg(long, default_value = "base")]
     variations: String,
@@ -38,7 +44,8 @@ pub struct SynthArgs {
 }
 
 pub fn synth(args: SynthArgs, out: &mut String) -> Result<()> {
-    let SynthArgs { count, seed, out: dir, size, render_size, variations, artifact, conflict } = args;
+    let SynthArgs { count, seed, out: dir, size, render_size, classes, variations, artifact, conflict } = args;
+    let render_size = render_size.unwrap_or(size.saturating_mul(4));
     let artifact = match &artifact {
         Some(a) => Artifact::parse(a)?,
         None => None,
@@ -54,24 +61,26 @@ pub fn synth(args: SynthArgs, out: &mut String) -> Result<()> {
         variations: Variation::parse_list(&variations)?,
         artifact,
         conflict: conflict.unwrap_or(0.0),
+        classes: ClassSet::parse(&classes)?,
     };
     config.validate()?;
     let ds = synth::generate(&config)?;
     synth::write_dataset(&ds, &dir)?;
-    let mut counts = [0usize; synth::CLASSES];
+    let names = config.classes.names();
+    let mut counts = vec![0usize; names.len()];
     for &l in &ds.labels {
         counts[l as usize] += 1;
     }
-    let names: Vec<_> = config.variations.iter().map(|v| v.name()).collect();
+    let variation_names: Vec<_> = config.variations.iter().map(|v| v.name()).collect();
     let _ = writeln!(
         out,
         "wrote {count} images ({size}x{size}, drawn at {render_size}) to {}; variations: {}; artifact: {}",
         dir.display(),
-        names.join(","),
+        variation_names.join(","),
         config.artifact.map_or("none", |a| a.name())
     );
     for (k, n) in counts.iter().enumerate() {
-        let _ = writeln!(out, "  class {k} {:<20} {n}", CLASS_NAMES[k]);
+        let _ = writeln!(out, "  class {k} {:<20} {n}", names[k]);
     }
     if config.conflict > 0.0 {
         let n = ds.labels.iter().zip(&ds.face_classes).filter(|(l, f)| l != f).count();

@@ -10,7 +10,7 @@ use tiny_skia::{FillRule, Mask, Path, PathBuilder, Transform};
 use super::paint::{oval, poly, quad, rect, smooth, smooth_ring, Canvas, Rgb, CIRCLE16};
 use super::post::Light;
 use super::rng::{Rng, Stream};
-use super::{Part, Variation};
+use super::{Part, Variation, Wear};
 
 /// The face outline: an ellipse above the centre line, below it a blend towards a squarer
 /// jaw (x² + y⁴ = 1) with an optional taper to the chin.
@@ -154,10 +154,12 @@ struct Ctx {
     shade: (f32, f32),
 }
 
-/// Draws image `index` of class `class`; returns the canvas and the scene's light, applied by
-/// the caller at the output resolution (it is linear in position, so it commutes with the
-/// area downsampling up to rounding).
-pub(crate) fn draw(seed: u64, index: u64, class: usize, variation: Variation, size: u32) -> (Canvas, Light) {
+/// Draws image `index` with the mask worn as `wear` says; returns the canvas and the scene's
+/// light, applied by the caller at the output resolution (it is linear in position, so it
+/// commutes with the area downsampling up to rounding). A face without a mask draws the same
+/// random numbers as a correctly masked one and leaves the mask out.
+pub(crate) fn draw(seed: u64, index: u64, wear: Wear, variation: Variation, size: u32) -> (Canvas, Light) {
+    let class = wear.mask_class();
     let mut rng = Rng::new(seed, Stream::Base, index);
     let mut var = Rng::new(seed, Stream::Variation, index);
     let r = size as f32;
@@ -213,8 +215,11 @@ pub(crate) fn draw(seed: u64, index: u64, class: usize, variation: Variation, si
     }
     let geom = MaskGeom::sample(&mut rng, class, &f, ctx.head.h);
     let look = MaskLook::sample(&mut rng);
-    draw_mask(&mut ctx, &geom, &look, &f, !hijab);
-    if variation == Variation::DoubleMask {
+    let masked = wear != Wear::NoMask;
+    if masked {
+        draw_mask(&mut ctx, &geom, &look, &f, !hijab);
+    }
+    if masked && variation == Variation::DoubleMask {
         // An outer mask over the first, inside its extent so the class's rules still hold.
         let outer = geom.inner(&mut var, class);
         let mut look2 = MaskLook::sample(&mut var);

@@ -11,6 +11,18 @@
 //! | 2 | `nose_mouth_exposed` | IMFD Nose+Mouth | only on the chin (its upper part stays bare) |
 //! | 3 | `chin_exposed` | IMFD Chin | over nose and mouth, the chin bare |
 //!
+//! `--classes published` ([`ClassSet::Published`]) gives instead the three classes of BinaryCoP's
+//! published deployment (its notebook's `class_dict`):
+//!
+//! | index | name | the face |
+//! | --- | --- | --- |
+//! | 0 | `correctly_masked` (Correctly Masked) | as class 0 above |
+//! | 1 | `incorrectly_worn` (Incorrectly Worn) | one of the three ways above, drawn uniformly per image: nose, nose and mouth, or chin exposed |
+//! | 2 | `no_mask` (No Mask) | no mask: nose, mouth and chin bare |
+//!
+//! How each face wears its mask is a [`Wear`]; the paper's class k is `Wear` k, and a face
+//! without a mask draws the same person as a correctly masked one, without the mask.
+//!
 //! # Part labels
 //! `0 background` (everything that is not the head: wall, clutter, clothing), `1 face` (skin,
 //! also ears and neck), `2 nose` (below the bridge, where a well-worn mask's top edge sits, down
@@ -24,15 +36,19 @@
 //! Part PNGs are palette images whose indices are the labels ([`Part::color`] the palette).
 //!
 //! # Decisive regions
-//! What a classifier that decides for the right reasons should look at ([`decisive_region`]):
-//! class 0 → `mask` (for a correctly worn mask the evidence is the mask itself covering nose,
-//! mouth and chin: there is no exposed part to point at, and the mask's upper edge, where the
-//! paper's RoI traces, is part of it), 1 → `nose`, 2 → `nose` ∪ `mouth`, 3 → `chin`.
+//! What a classifier that decides for the right reasons should look at ([`decisive_region`],
+//! [`Wear::decisive_region`]): class 0 → `mask` (for a correctly worn mask the evidence is the
+//! mask itself covering nose, mouth and chin: there is no exposed part to point at, and the
+//! mask's upper edge, where the paper's RoI traces, is part of it), 1 → `nose`, 2 → `nose` ∪
+//! `mouth`, 3 → `chin`. Published classes: Correctly Masked → `mask`; Incorrectly Worn → what
+//! its face leaves bare (as the paper class it is drawn as: `nose`, `nose` ∪ `mouth` or `chin`,
+//! per image); No Mask → `nose` ∪ `mouth` ∪ `chin`, the lower face a mask should cover.
 //!
 //! # Sampling, balance, determinism
-//! Images come in blocks of four, one of each class in a seeded order within the block, so
-//! the classes are balanced (exactly when the count is a multiple of four, otherwise within
-//! one) without a periodic label sequence. Block `b` uses variation `variations[b % len]`, so
+//! Images come in blocks of four (three for the published classes), one of each class in a
+//! seeded order within the block, so the classes are balanced (exactly when the count is a
+//! multiple of the block, otherwise within one) without a periodic label sequence. An
+//! incorrectly worn published face draws its [`Wear`] from a stream of its own. Block `b` uses variation `variations[b % len]`, so
 //! every listed variation gets balanced classes too. Each image draws from its own ChaCha
 //! streams keyed by (seed, index): rendering is independent of the count and of other images,
 //! and the variation's extras come from a separate stream, so image `i` under `glasses` is the
@@ -79,7 +95,108 @@ pub const CLASS_NAMES: [&str; CLASSES] = ["correctly_masked", "nose_exposed", "n
 /// The same classes as MaskedFace-Net names them.
 pub const MASKEDFACE_NET_NAMES: [&str; CLASSES] = ["CMFD", "IMFD_Nose", "IMFD_Nose_Mouth", "IMFD_Chin"];
 
+/// BinaryCoP's published deployment's classes (`--classes published`).
+pub const PUBLISHED_CLASS_NAMES: [&str; 3] = ["correctly_masked", "incorrectly_worn", "no_mask"];
+/// As the deployment notebook prints them (its `class_dict`).
+pub const PUBLISHED_DISPLAY_NAMES: [&str; 3] = ["Correctly Masked", "Incorrectly Worn", "No Mask"];
+
 pub const PART_COUNT: usize = 9;
+
+/// How a drawn face wears its mask. The paper's class k is `Wear` k.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Wear {
+    Correct = 0,
+    NoseExposed = 1,
+    NoseMouthExposed = 2,
+    ChinExposed = 3,
+    NoMask = 4,
+}
+
+impl Wear {
+    pub const ALL: [Wear; 5] =
+        [Wear::Correct, Wear::NoseExposed, Wear::NoseMouthExposed, Wear::ChinExposed, Wear::NoMask];
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    pub fn name(self) -> &'static str {
+        ["correctly_masked", "nose_exposed", "nose_mouth_exposed", "chin_exposed", "no_mask"][self as usize]
+    }
+
+    /// The paper class whose mask placement is drawn (a face without a mask draws the random
+    /// numbers of a correctly placed one).
+    pub(crate) fn mask_class(self) -> usize {
+        match self {
+            Wear::NoMask => 0,
+            w => w as usize,
+        }
+    }
+
+    /// The parts a correct classifier should look at for a face worn this way.
+    pub fn decisive_region(self) -> &'static [Part] {
+        match self {
+            Wear::Correct => &[Part::Mask],
+            Wear::NoseExposed => &[Part::Nose],
+            Wear::NoseMouthExposed => &[Part::Nose, Part::Mouth],
+            Wear::ChinExposed => &[Part::Chin],
+            Wear::NoMask => &[Part::Nose, Part::Mouth, Part::Chin],
+        }
+    }
+}
+
+/// Which classes a set is labelled with.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum ClassSet {
+    /// The paper's four (MaskedFace-Net's CMFD and three IMFD kinds).
+    #[default]
+    Paper,
+    /// The published deployment's three: Correctly Masked, Incorrectly Worn, No Mask.
+    Published,
+}
+
+impl ClassSet {
+    pub fn parse(name: &str) -> Result<ClassSet> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "paper" => Ok(ClassSet::Paper),
+            "published" => Ok(ClassSet::Published),
+            other => Err(Error::invalid(format!(
+                "unknown --classes '{other}'; known: paper (4 classes, the paper's), published (3 classes, BinaryCoP's \
+                 published deployment)"
+            ))),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ClassSet::Paper => "paper",
+            ClassSet::Published => "published",
+        }
+    }
+
+    pub fn count(self) -> usize {
+        self.names().len()
+    }
+
+    pub fn names(self) -> &'static [&'static str] {
+        match self {
+            ClassSet::Paper => &CLASS_NAMES,
+            ClassSet::Published => &PUBLISHED_CLASS_NAMES,
+        }
+    }
+
+    /// The ways of wearing a mask that make up `class`.
+    pub fn wears(self, class: usize) -> &'static [Wear] {
+        const PAPER: [&[Wear]; 4] =
+            [&[Wear::Correct], &[Wear::NoseExposed], &[Wear::NoseMouthExposed], &[Wear::ChinExposed]];
+        const PUBLISHED: [&[Wear]; 3] =
+            [&[Wear::Correct], &[Wear::NoseExposed, Wear::NoseMouthExposed, Wear::ChinExposed], &[Wear::NoMask]];
+        match self {
+            ClassSet::Paper => PAPER.get(class).copied().unwrap_or(&[]),
+            ClassSet::Published => PUBLISHED.get(class).copied().unwrap_or(&[]),
+        }
+    }
+}
 
 /// A part label (the value stored in part maps).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -149,20 +266,21 @@ impl Part {
     }
 }
 
-/// The parts a correct classifier should look at for `class` (empty outside 0..4).
+/// The parts a correct classifier should look at for the paper's `class` (empty outside 0..4).
 pub fn decisive_region(class: usize) -> &'static [Part] {
-    match class {
-        0 => &[Part::Mask],
-        1 => &[Part::Nose],
-        2 => &[Part::Nose, Part::Mouth],
-        3 => &[Part::Chin],
+    match ClassSet::Paper.wears(class) {
+        [wear] => wear.decisive_region(),
         _ => &[],
     }
 }
 
-/// The pixels of a part map that belong to `class`'s decisive region.
+/// The pixels of a part map that belong to the paper's `class`'s decisive region.
 pub fn decisive_mask(class: usize, parts: ArrayView2<u8>) -> Array2<bool> {
-    let region = decisive_region(class);
+    region_mask(decisive_region(class), parts)
+}
+
+/// The pixels of a part map that belong to `region`.
+pub fn region_mask(region: &[Part], parts: ArrayView2<u8>) -> Array2<bool> {
     parts.mapv(|l| Part::from_label(l).is_some_and(|p| region.contains(&p)))
 }
 
@@ -312,6 +430,7 @@ pub struct Config {
     /// The fraction of images whose face shows another class than the label (and the cue);
     /// 0 ≤ conflict < 1, above 0 only with an artifact. See the module documentation.
     pub conflict: f64,
+    pub classes: ClassSet,
 }
 
 /// The error for `--conflict` without an artifact.
@@ -333,7 +452,13 @@ impl Config {
             variations: vec![Variation::Base],
             artifact: None,
             conflict: 0.0,
+            classes: ClassSet::Paper,
         }
+    }
+
+    /// `count` base images of `classes` at `size`×`size`, drawn at 4× the size.
+    pub fn sized(count: usize, seed: u64, size: u32, classes: ClassSet) -> Config {
+        Config { size, render_size: size.saturating_mul(4), classes, ..Config::new(count, seed) }
     }
 
     pub fn validate(&self) -> Result<()> {
@@ -380,6 +505,8 @@ pub struct Sample {
     pub class: usize,
     /// The class the face shows: the label, except on conflicting images (`--conflict`).
     pub face_class: usize,
+    /// How the face wears its mask (what was drawn).
+    pub wear: Wear,
     pub variation: Variation,
     /// size×size×3 RGB.
     pub image: Array3<u8>,
@@ -388,9 +515,9 @@ pub struct Sample {
 }
 
 impl Sample {
-    /// The pixels of the decisive region of the class the face shows.
+    /// The pixels of the decisive region of the face as drawn.
     pub fn decisive_mask(&self) -> Array2<bool> {
-        decisive_mask(self.face_class, self.parts.view())
+        region_mask(self.wear.decisive_region(), self.parts.view())
     }
 }
 
@@ -404,52 +531,77 @@ pub struct Dataset {
     pub labels: Array1<i64>,
     /// N class indices of the faces as drawn: equal to `labels` except on conflicting images.
     pub face_classes: Array1<i64>,
+    /// N [`Wear`] indices: how each face wears its mask.
+    pub wears: Array1<i64>,
     /// N×size×size part labels.
     pub parts: Array3<u8>,
     pub variations: Vec<Variation>,
 }
 
-/// The class of image `index`: block `index / 4` holds each class once, in a seeded order.
+/// The paper class of image `index`: block `index / 4` holds each class once, in a seeded order.
 pub fn class_of(seed: u64, index: u64) -> usize {
-    let mut rng = Rng::new(seed, Stream::Classes, index / 4);
+    block_class(seed, index, CLASSES as u64)
+}
+
+/// The class of image `index` among `classes`: block `index / n` holds each of the n classes
+/// once, in a seeded order.
+pub fn class_in(classes: ClassSet, seed: u64, index: u64) -> usize {
+    block_class(seed, index, classes.count() as u64)
+}
+
+fn block_class(seed: u64, index: u64, n: u64) -> usize {
+    let mut rng = Rng::new(seed, Stream::Classes, index / n);
     let mut order = [0usize, 1, 2, 3];
-    for i in (1..4).rev() {
+    let order = &mut order[..n as usize];
+    for i in (1..n as usize).rev() {
         order.swap(i, rng.below(i as u32 + 1) as usize);
     }
-    order[(index % 4) as usize]
+    order[(index % n) as usize]
 }
 
 /// The class the face of image `index` shows under `config`: its label, or with probability
-/// `config.conflict` one of the three other classes (uniformly), drawn from the image's own
-/// stream. With no conflict nothing is drawn.
+/// `config.conflict` one of the other classes (uniformly), drawn from the image's own stream.
+/// With no conflict nothing is drawn.
 pub fn face_class_of(config: &Config, index: u64) -> usize {
-    let class = class_of(config.seed, index);
+    let n = config.classes.count();
+    let class = class_in(config.classes, config.seed, index);
     if config.conflict <= 0.0 {
         return class;
     }
     let mut rng = Rng::new(config.seed, Stream::Conflict, index);
     let conflicts = (rng.unit() as f64) < config.conflict;
-    let other = rng.below(CLASSES as u32 - 1) as usize;
+    let other = rng.below(n as u32 - 1) as usize;
     if conflicts {
-        (class + 1 + other) % CLASSES
+        (class + 1 + other) % n
     } else {
         class
+    }
+}
+
+/// How the face of image `index` wears its mask: the face class's only [`Wear`], or for an
+/// incorrectly worn published face one of its three, uniformly from the image's own stream.
+pub fn wear_of(config: &Config, index: u64) -> Wear {
+    let wears = config.classes.wears(face_class_of(config, index));
+    match wears {
+        [one] => *one,
+        several => several[Rng::new(config.seed, Stream::Wear, index).below(several.len() as u32) as usize],
     }
 }
 
 /// The variation of image `index` under `config`.
 pub fn variation_of(config: &Config, index: u64) -> Variation {
     let n = config.variations.len().max(1) as u64;
-    config.variations.get(((index / 4) % n) as usize).copied().unwrap_or(Variation::Base)
+    let block = config.classes.count() as u64;
+    config.variations.get(((index / block) % n) as usize).copied().unwrap_or(Variation::Base)
 }
 
 /// Image `index` at the render size, lit, before noise and artifacts: for viewing, and for
 /// checking labels at full resolution.
 pub fn render_hires(config: &Config, index: u64) -> Result<Sample> {
     config.validate()?;
-    let (class, variation) = (class_of(config.seed, index), variation_of(config, index));
-    let face_class = face_class_of(config, index);
-    let (canvas, light) = draw::draw(config.seed, index, face_class, variation, config.render_size);
+    let (class, variation) = (class_in(config.classes, config.seed, index), variation_of(config, index));
+    let (face_class, wear) = (face_class_of(config, index), wear_of(config, index));
+    let (canvas, light) = draw::draw(config.seed, index, wear, variation, config.render_size);
     let r = config.render_size as usize;
     let mut rgb: Vec<u8> = canvas.rgb.data().chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).collect();
     light.apply(&mut rgb, r, 3);
@@ -457,6 +609,7 @@ pub fn render_hires(config: &Config, index: u64) -> Result<Sample> {
         index,
         class,
         face_class,
+        wear,
         variation,
         image: Array3::from_shape_vec((r, r, 3), rgb).expect("r×r×3"),
         parts: Array2::from_shape_vec((r, r), canvas.labels()).expect("r×r"),
@@ -470,9 +623,9 @@ pub fn render(config: &Config, index: u64) -> Result<Sample> {
 }
 
 fn render_valid(config: &Config, index: u64) -> Sample {
-    let (class, variation) = (class_of(config.seed, index), variation_of(config, index));
-    let face_class = face_class_of(config, index);
-    let (canvas, light) = draw::draw(config.seed, index, face_class, variation, config.render_size);
+    let (class, variation) = (class_in(config.classes, config.seed, index), variation_of(config, index));
+    let (face_class, wear) = (face_class_of(config, index), wear_of(config, index));
+    let (canvas, light) = draw::draw(config.seed, index, wear, variation, config.render_size);
     let (r, s) = (config.render_size as usize, config.size as usize);
     let spans = post::spans(r, s);
     let mut image = post::downsample_rgb(canvas.rgb.data(), r, s, &spans);
@@ -488,6 +641,7 @@ fn render_valid(config: &Config, index: u64) -> Sample {
         index,
         class,
         face_class,
+        wear,
         variation,
         image: Array3::from_shape_vec((s, s, 3), image).expect("s×s×3"),
         parts: Array2::from_shape_vec((s, s), parts).expect("s×s"),
@@ -510,6 +664,7 @@ pub fn generate(config: &Config) -> Result<Dataset> {
         images,
         labels: samples.iter().map(|s| s.class as i64).collect(),
         face_classes: samples.iter().map(|s| s.face_class as i64).collect(),
+        wears: samples.iter().map(|s| s.wear.index() as i64).collect(),
         parts,
         variations: samples.iter().map(|s| s.variation).collect(),
     })

@@ -7,6 +7,10 @@
 //! also face_classes.npy (int64 N, the class each face shows), a sixth CSV column
 //! `face_class` and a `conflict` entry in meta.json (the fraction, how many images conflict,
 //! and every image's face class); with F = 0 the files are exactly as without the option.
+//! With `--classes published` also wears.npy (int64 N, each face's [`Wear`](super::Wear): 0
+//! correct, 1 nose, 2 nose and mouth, 3 chin exposed, 4 no mask), a last CSV column `wear`, and
+//! meta.json's `classes`, `display_names` and per-wear decisive regions; the paper's set is
+//! written exactly as before.
 
 use std::path::{Path, PathBuf};
 
@@ -15,7 +19,7 @@ use ndarray_npy::WriteNpyExt;
 use rayon::prelude::*;
 
 use super::{
-    decisive_region, Dataset, Part, CLASSES, CLASS_NAMES, GENERATOR_VERSION, MASKEDFACE_NET_NAMES, PART_COUNT,
+    ClassSet, Dataset, Part, Wear, GENERATOR_VERSION, MASKEDFACE_NET_NAMES, PART_COUNT, PUBLISHED_DISPLAY_NAMES,
 };
 use crate::error::{Error, Result};
 
@@ -124,6 +128,10 @@ fn write_all(ds: &Dataset, dir: &Path) -> Result<()> {
     if conflict {
         npy("face_classes.npy", &|b| ds.face_classes.write_npy(b))?;
     }
+    let published = ds.config.classes == ClassSet::Published;
+    if published {
+        npy("wears.npy", &|b| ds.wears.write_npy(b))?;
+    }
 
     for sub in ["images", "parts"] {
         let p = dir.join(sub);
@@ -140,20 +148,32 @@ fn write_all(ds: &Dataset, dir: &Path) -> Result<()> {
         write(&format!("parts/{name}"), &png_bytes(s, &labels, true).map_err(|e| Error::file(dir.join(&name), e))?)
     })?;
 
-    let mut csv = String::from(if conflict {
-        "index,file,label,class_name,variation,face_class\n"
-    } else {
-        "index,file,label,class_name,variation\n"
-    });
+    let mut csv = csv_header(conflict, published);
+    csv.push('\n');
+    let names = ds.config.classes.names();
     for (i, (&label, v)) in ds.labels.iter().zip(&ds.variations).enumerate() {
-        csv.push_str(&format!("{i},images/{},{label},{},{}", file_name(i), CLASS_NAMES[label as usize], v.name()));
+        csv.push_str(&format!("{i},images/{},{label},{},{}", file_name(i), names[label as usize], v.name()));
         if conflict {
             csv.push_str(&format!(",{}", ds.face_classes[i]));
+        }
+        if published {
+            csv.push_str(&format!(",{}", Wear::ALL[ds.wears[i] as usize].name()));
         }
         csv.push('\n');
     }
     write("labels.csv", csv.as_bytes())?;
     write("meta.json", serde_json::to_string_pretty(&meta(ds)).expect("JSON").as_bytes())
+}
+
+fn csv_header(conflict: bool, published: bool) -> String {
+    let mut h = String::from("index,file,label,class_name,variation");
+    if conflict {
+        h.push_str(",face_class");
+    }
+    if published {
+        h.push_str(",wear");
+    }
+    h
 }
 
 /// An RGB PNG, or a palette PNG whose indices are part labels.
@@ -175,19 +195,32 @@ fn png_bytes(size: u32, data: &[u8], palette: bool) -> std::result::Result<Vec<u
 
 fn meta(ds: &Dataset) -> serde_json::Value {
     let c = &ds.config;
-    let mut counts = [0usize; CLASSES];
+    let names = c.classes.names();
+    let mut counts = vec![0usize; names.len()];
     for &l in &ds.labels {
         counts[l as usize] += 1;
     }
-    let regions: Vec<_> = (0..CLASSES)
+    let region = |parts: &[Part]| {
+        serde_json::json!({
+            "parts": parts.iter().map(|p| p.name()).collect::<Vec<_>>(),
+            "labels": parts.iter().map(|p| p.label()).collect::<Vec<_>>(),
+        })
+    };
+    let regions: Vec<_> = (0..names.len())
         .map(|k| {
-            let parts = decisive_region(k);
-            serde_json::json!({
-                "class": k,
-                "class_name": CLASS_NAMES[k],
-                "parts": parts.iter().map(|p| p.name()).collect::<Vec<_>>(),
-                "labels": parts.iter().map(|p| p.label()).collect::<Vec<_>>(),
-            })
+            let wears = c.classes.wears(k);
+            let mut r = serde_json::json!({ "class": k, "class_name": names[k] });
+            if let [wear] = wears {
+                r.as_object_mut()
+                    .expect("object")
+                    .extend(region(wear.decisive_region()).as_object().cloned().expect("object"));
+            } else {
+                r["by_wear"] = wears
+                    .iter()
+                    .map(|w| serde_json::json!({ "wear": w.name(), "region": region(w.decisive_region()) }))
+                    .collect();
+            }
+            r
         })
         .collect();
     let parts: Vec<_> = Part::ALL
@@ -204,13 +237,13 @@ fn meta(ds: &Dataset) -> serde_json::Value {
         "render_size": c.render_size,
         "variations": c.variations.iter().map(|v| v.name()).collect::<Vec<_>>(),
         "artifact": c.artifact.map(|a| serde_json::json!({"kind": a.name(), "description": a.description()})),
-        "class_names": CLASS_NAMES,
+        "class_names": names,
         "maskedface_net_names": MASKEDFACE_NET_NAMES,
         "class_counts": counts,
         "part_names": Part::ALL.iter().map(|p| p.name()).collect::<Vec<_>>(),
         "parts": parts,
         "decisive_regions": regions,
-        "balance": "blocks of 4 consecutive indices hold each class once in a seeded order; block b uses variations[b % len(variations)]",
+        "balance": format!("blocks of {n} consecutive indices hold each class once in a seeded order; block b uses variations[b % len(variations)]", n = names.len()),
         "downsampling": "RGB: exact area average from render_size to size; parts: the label covering the largest area (ties to the lower label)",
         "files": {
             "images.npy": "uint8 N x size x size x 3 (RGB)",
@@ -221,18 +254,30 @@ fn meta(ds: &Dataset) -> serde_json::Value {
             "labels.csv": "index,file,label,class_name,variation",
         },
     });
+    if c.classes == ClassSet::Published {
+        let m = meta.as_object_mut().expect("object");
+        m.remove("maskedface_net_names");
+        m.insert("classes".into(), c.classes.name().into());
+        m.insert("display_names".into(), serde_json::json!(PUBLISHED_DISPLAY_NAMES));
+        m.insert("wears".into(), serde_json::json!(Wear::ALL.iter().map(|w| w.name()).collect::<Vec<_>>()));
+        meta["files"]["wears.npy"] = serde_json::json!("int64 N (how the face wears its mask, an index into `wears`)");
+        meta["files"]["labels.csv"] = csv_header(c.conflict > 0.0, true).into();
+    }
     if c.conflict > 0.0 {
         let n = ds.labels.iter().zip(&ds.face_classes).filter(|(l, f)| l != f).count();
         meta["conflict"] = serde_json::json!({
             "fraction": c.conflict,
             "conflicting_images": n,
-            "description": "each image shows, with probability `fraction` (seeded per image), a face of one of the \
-                            three other classes (uniformly), while its label and the artifact's cue follow the label; \
-                            the part map is the drawn face's",
+            "description": format!(
+                "each image shows, with probability `fraction` (seeded per image), a face of one of the {} other \
+                 classes (uniformly), while its label and the artifact's cue follow the label; the part map is the \
+                 drawn face's",
+                ["", "one", "two", "three"][names.len() - 1]
+            ),
             "face_classes": ds.face_classes.iter().collect::<Vec<_>>(),
         });
         meta["files"]["face_classes.npy"] = serde_json::json!("int64 N (the class the face shows)");
-        meta["files"]["labels.csv"] = serde_json::json!("index,file,label,class_name,variation,face_class");
+        meta["files"]["labels.csv"] = csv_header(true, c.classes == ClassSet::Published).into();
     }
     meta
 }

@@ -14,6 +14,8 @@ pub(crate) enum Stream {
     Noise = 2,
     Classes = 3,
     Conflict = 4,
+    /// Which way an "incorrectly worn" face of the published classes wears its mask.
+    Wear = 5,
 }
 
 pub(crate) struct Rng(ChaCha8Rng);
