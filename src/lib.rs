@@ -8,6 +8,9 @@
 //! - [`reference`]: the f32 training-time graph (the test oracle);
 //! - [`cam`]: class-activation maps on the deployed and training graphs, metrics, pictures;
 //! - [`data`]: image loading;
+//! - [`npy`]: .npy/.npz reading with every header checked against the real data;
+//! - [`output`]: output folders written all or nothing;
+//! - [`limits`]: the bounds on everything read from a file (from binarycop-hw);
 //! - [`cli`]: the `binarycop` command.
 
 pub mod accel;
@@ -19,6 +22,9 @@ pub mod engine;
 pub mod error;
 pub mod lower;
 pub mod model;
+pub mod npy;
+pub mod output;
 pub mod reference;
 
+pub use binarycop_hw::limits;
 pub use error::{Error, Result};

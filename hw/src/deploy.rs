@@ -17,6 +17,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use crate::limits::{self, MAX_FILE_BYTES, MAX_TEXT_FILE_BYTES, MAX_XML_DEPTH};
 use crate::sysfs::{self, SysfsError};
 
 #[derive(Debug, thiserror::Error)]
@@ -91,7 +92,10 @@ fn window(name: &str, base: &str, high: &str) -> Result<DmaWindow, String> {
     if h < b {
         return Err(format!("{name}: high address {h:#x} is below the base {b:#x}"));
     }
-    Ok(DmaWindow { name: name.to_string(), base: b, range: h - b + 1 })
+    let range = (h - b)
+        .checked_add(1)
+        .ok_or_else(|| format!("{name}: the window {b:#x}..={h:#x} spans the whole 64-bit address space"))?;
+    Ok(DmaWindow { name: name.to_string(), base: b, range })
 }
 
 /// The `PARAMETER NAME=… VALUE=…` children of a module's own PARAMETERS.
@@ -120,6 +124,12 @@ fn mhz(module: roxmltree::Node, name: &str) -> Result<Option<f64>, String> {
 /// Parses the text of a Vivado .hwh.
 pub fn parse_hwh(text: &str) -> Result<HwhInfo, String> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if crate::xml_depth::max_depth(text, MAX_XML_DEPTH) > MAX_XML_DEPTH {
+        return Err(format!(
+            "elements nest deeper than {MAX_XML_DEPTH} levels ({}); a Vivado .hwh nests about 8",
+            limits::named("MAX_XML_DEPTH", MAX_XML_DEPTH)
+        ));
+    }
     let doc = roxmltree::Document::parse(text).map_err(|e| format!("not well-formed XML: {e}"))?;
     let root = doc.root_element();
     if !root.has_tag_name("EDKSYSTEM") {
@@ -202,7 +212,7 @@ pub fn parse_hwh(text: &str) -> Result<HwhInfo, String> {
 
 /// Reads and parses a .hwh file; errors name it.
 pub fn read_hwh(path: &Path) -> Result<HwhInfo, DeployError> {
-    let bytes = std::fs::read(path).map_err(|e| file_err(path, format!("cannot read: {e}")))?;
+    let bytes = limits::read_file(path, MAX_TEXT_FILE_BYTES, "MAX_TEXT_FILE_BYTES").map_err(|m| file_err(path, m))?;
     let text = String::from_utf8(bytes).map_err(|_| file_err(path, "not UTF-8 text (is this a .hwh?)"))?;
     parse_hwh(&text).map_err(|m| file_err(path, m))
 }
@@ -271,22 +281,37 @@ pub fn parse_bit(bytes: &[u8]) -> Result<BitHeader, String> {
                 payload_len: len,
             });
         }
+        if !key.is_ascii_lowercase() {
+            return Err(format!("corrupt header: unexpected field key {} at byte {}", field_key(key), pos - 1));
+        }
         let len = bytes
             .get(pos..pos + 2)
-            .ok_or_else(|| format!("truncated header at byte {pos}: field '{}' length", key as char))?;
+            .ok_or_else(|| format!("truncated header at byte {pos}: field {} length", field_key(key)))?;
         let len = u16::from_be_bytes([len[0], len[1]]) as usize;
         pos += 2;
         let raw = bytes
             .get(pos..pos + len)
-            .ok_or_else(|| format!("truncated header: field '{}' needs {len} bytes at {pos}", key as char))?;
+            .ok_or_else(|| format!("truncated header: field {} needs {len} bytes at {pos}", field_key(key)))?;
         pos += len;
-        let text = String::from_utf8_lossy(raw.strip_suffix(&[0]).unwrap_or(raw)).into_owned();
-        match key {
-            b'a'..=b'd' => fields[(key - b'a') as usize] = Some(text),
-            // Not in Vivado's output; skip what we do not know, by its length.
-            _ if key.is_ascii_lowercase() => {}
-            _ => return Err(format!("corrupt header: unexpected field key {key:#04x} at byte {}", pos - len - 3)),
+        // Fields are printed: control characters are shown escaped, never raw.
+        let text: String = String::from_utf8_lossy(raw.strip_suffix(&[0]).unwrap_or(raw))
+            .chars()
+            .flat_map(|c| if c.is_control() { c.escape_default().collect::<Vec<_>>() } else { vec![c] })
+            .collect();
+        // Keys past 'd' are not in Vivado's output: skipped by their length.
+        if let b'a'..=b'd' = key {
+            fields[(key - b'a') as usize] = Some(text);
         }
+    }
+}
+
+/// A .bit field key for messages: 'a' for a printable one, else its hex code (never a raw
+/// control byte).
+fn field_key(key: u8) -> String {
+    if key.is_ascii_graphic() {
+        format!("'{}'", key as char)
+    } else {
+        format!("{key:#04x}")
     }
 }
 
@@ -306,7 +331,7 @@ pub fn bit_to_bin(bit: &[u8]) -> Result<Vec<u8>, String> {
 
 /// Reads a .bit file's header; errors name the file.
 pub fn read_bit_header(path: &Path) -> Result<BitHeader, DeployError> {
-    let bytes = std::fs::read(path).map_err(|e| file_err(path, format!("cannot read: {e}")))?;
+    let bytes = limits::read_file(path, MAX_FILE_BYTES, "MAX_FILE_BYTES").map_err(|m| file_err(path, m))?;
     parse_bit(&bytes).map_err(|m| file_err(path, m))
 }
 

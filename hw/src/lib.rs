@@ -8,7 +8,8 @@
 //! - [`dma`]: DMA buffers behind a trait (u-dma-buf, plain memory);
 //! - [`packing`]: FINN DataTypes and their packed byte layout;
 //! - [`driver`]: the IODMA protocol, generic over the two traits (a board or a simulated device);
-//! - [`deploy`]: the .hwh and .bit of a deployment, and loading through the FPGA manager.
+//! - [`deploy`]: the .hwh and .bit of a deployment, and loading through the FPGA manager;
+//! - [`limits`]: the bounds on everything read from a file, and the one bounded file read.
 
 // `unsafe` is confined to mmio.rs, which allows it for itself.
 #![deny(unsafe_code)]
@@ -18,9 +19,11 @@ pub mod deploy;
 pub mod dma;
 pub mod driver;
 pub mod folding;
+pub mod limits;
 pub mod mmio;
 pub mod packing;
 pub mod regs;
 mod sysfs;
+mod xml_depth;
 
 pub use sysfs::SysfsError;

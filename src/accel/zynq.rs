@@ -104,6 +104,12 @@ fn number(v: &Value) -> Option<u64> {
     }
 }
 
+/// Checks the text of an accelerator description (`--accel-config`) without opening anything:
+/// what is wrong with it, if anything.
+pub fn check_description(text: &str) -> std::result::Result<(), String> {
+    parse_description(text).map(|_| ())
+}
+
 fn parse_description(text: &str) -> std::result::Result<Description, String> {
     let v: Value = serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
     let obj = v.as_object().ok_or("the top level must be an object")?;
@@ -238,7 +244,7 @@ impl ZynqAccel {
                 (d, dir.clone(), s)
             }
             ZynqSource::Json(path) => {
-                let text = std::fs::read_to_string(path).map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
+                let text = crate::data::read_text_input(path, "the accelerator description")?;
                 let d = parse_description(&text).map_err(|m| Error::file(path, m))?;
                 (d, path.clone(), path.display().to_string())
             }

@@ -5,11 +5,13 @@ use std::path::PathBuf;
 
 use crate::data::synth::{self, Artifact, Config, Variation, CLASS_NAMES};
 use crate::error::{Error, Result};
+use crate::limits::MAX_SYNTH_COUNT;
 
 #[derive(clap::Args)]
 pub struct SynthArgs {
-    /// How many images (classes balanced in blocks of four).
-    #[arg(long)]
+    #[arg(long, value_parser = super::count(1, MAX_SYNTH_COUNT),
+          help = format!("How many images, 1 to {MAX_SYNTH_COUNT} (classes balanced in blocks of four); written \
+                          as they are drawn, so memory does not grow with the count"))]
     count: usize,
     /// Seed: the same seed gives the same bytes on every machine.
     #[arg(long, default_value_t = 0)]
@@ -55,13 +57,7 @@ pub fn synth(args: SynthArgs, out: &mut String) -> Result<()> {
         artifact,
         conflict: conflict.unwrap_or(0.0),
     };
-    config.validate()?;
-    let ds = synth::generate(&config)?;
-    synth::write_dataset(&ds, &dir)?;
-    let mut counts = [0usize; synth::CLASSES];
-    for &l in &ds.labels {
-        counts[l as usize] += 1;
-    }
+    let summary = synth::write_set(&config, &dir)?;
     let names: Vec<_> = config.variations.iter().map(|v| v.name()).collect();
     let _ = writeln!(
         out,
@@ -70,11 +66,11 @@ pub fn synth(args: SynthArgs, out: &mut String) -> Result<()> {
         names.join(","),
         config.artifact.map_or("none", |a| a.name())
     );
-    for (k, n) in counts.iter().enumerate() {
+    for (k, n) in summary.class_counts.iter().enumerate() {
         let _ = writeln!(out, "  class {k} {:<20} {n}", CLASS_NAMES[k]);
     }
     if config.conflict > 0.0 {
-        let n = ds.labels.iter().zip(&ds.face_classes).filter(|(l, f)| l != f).count();
+        let n = summary.conflicts;
         let _ = writeln!(
             out,
             "  conflict {}: {n} of {count} faces show another class than their label (and cue)",
