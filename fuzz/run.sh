@@ -30,8 +30,10 @@ for t in $targets; do
   set +e
   (
     ulimit -v 4194304
+    extra=()
+    [ -d "../tests/hostile/fuzz/$t" ] && extra=("../tests/hostile/fuzz/$t")
     "$bin/$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-      -artifact_prefix="artifacts/$t/" "corpus/$t" "../tests/hostile/fuzz/$t"
+      -artifact_prefix="artifacts/$t/" "corpus/$t" "${extra[@]}"
   ) >"logs/$t.log" 2>&1
   rc=$?
   set -e

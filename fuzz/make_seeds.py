@@ -1,10 +1,15 @@
 #!/usr/bin/env python3
-"""Writes tests/hostile/fuzz/onnx/seed-tiny.onnx: the smallest QONNX graph binarycop imports
-(2x-1, an 8-bit Quant, one 3x3 conv with BatchNorm and a binary activation, a flatten, an fc),
-2 kB instead of the fixtures' 0.5-6 MB, so that the ONNX fuzzer mutates a small input.
+"""Writes the committed seeds that need a toolbox to make (tests/hostile/fuzz/<target>/):
+- onnx/seed-tiny.onnx: the smallest QONNX graph binarycop imports (2x-1, an 8-bit Quant, one 3x3
+  conv with BatchNorm and a binary activation, a flatten, an fc), 1 kB instead of the fixtures'
+  0.5-6 MB, so that the ONNX fuzzer mutates a small input; onnx/hand-weight-cycle.onnx, the
+  same with the conv's weight read through an Identity that reads itself (issue 12's hang);
+- image_decode/seed-16x16.jpg, and hand-claims-13364.jpg: the same JPEG whose frame header
+  claims 13,364x13,364 pixels (issue 12's decode amplification).
 
-    /root/.venv-toolbox/bin/python fuzz/make_tiny_onnx.py   (needs the `onnx` package)
+    /root/.venv-toolbox/bin/python fuzz/make_seeds.py   (needs `onnx`, `numpy` and `pillow`)
 """
+import io
 import os
 
 import numpy as np
@@ -53,3 +58,21 @@ conv = next(n for n in cycle.graph.node if n.op_type == "Conv")
 conv.input[1] = "spin"
 cycle.graph.node.append(helper.make_node("Identity", ["spin"], ["spin"], name="spin_node"))
 onnx.save(cycle, os.path.join(out, "hand-weight-cycle.onnx"))
+
+# JPEGs: a 16x16 one, and the same claiming 13,364x13,364 in its frame header (SOF0).
+from PIL import Image  # noqa: E402
+
+xs, ys = np.meshgrid(np.arange(16) * 16, np.arange(16) * 16)
+img = Image.fromarray(np.stack([xs, ys, np.full((16, 16), 128)], -1).astype(np.uint8))
+buf = io.BytesIO()
+img.save(buf, "JPEG", quality=50)
+jpeg = buf.getvalue()
+jdir = os.path.join(out, "..", "image_decode")
+os.makedirs(jdir, exist_ok=True)
+with open(os.path.join(jdir, "seed-16x16.jpg"), "wb") as f:
+    f.write(jpeg)
+sof = jpeg.index(b"\xff\xc0")
+huge = bytearray(jpeg)
+huge[sof + 5:sof + 9] = (13364).to_bytes(2, "big") * 2
+with open(os.path.join(jdir, "hand-claims-13364.jpg"), "wb") as f:
+    f.write(bytes(huge))
