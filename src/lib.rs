@@ -9,6 +9,9 @@
 //! - [`cam`]: class-activation maps on the deployed and training graphs, metrics, pictures;
 //! - [`data`]: image loading, the crop and resize policies ([`data::resize`]), synthetic faces;
 //! - [`watch`]: the live loop over a camera, a video or a folder of frames, and its web page;
+//! - [`npy`]: .npy/.npz reading with every header checked against the real data;
+//! - [`output`]: output folders written all or nothing;
+//! - [`limits`]: the bounds on everything read from a file (from binarycop-hw);
 //! - [`cli`]: the `binarycop` command.
 
 pub mod accel;
@@ -20,7 +23,10 @@ pub mod engine;
 pub mod error;
 pub mod lower;
 pub mod model;
+pub mod npy;
+pub mod output;
 pub mod reference;
 pub mod watch;
 
+pub use binarycop_hw::limits;
 pub use error::{Error, Result};

@@ -18,12 +18,15 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::clocks::{Fclk0Design, PsFamily};
+use crate::limits::{self, MAX_FILE_BYTES, MAX_TEXT_FILE_BYTES, MAX_XML_DEPTH};
 
 /// What is wrong with the text of a .hwh.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HwhError {
     #[error("not well-formed XML: {0}")]
     Xml(String),
+    #[error("elements nest deeper than {max} levels ({named}); a Vivado .hwh nests about 8")]
+    TooDeep { max: usize, named: String },
     #[error("not a Vivado hardware handoff: root element <{0}>, expected <EDKSYSTEM>")]
     NotHandoff(String),
     #[error("no Zynq processing system module (processing_system7 or zynq_ultra_ps_e)")]
@@ -32,6 +35,8 @@ pub enum HwhError {
     BadAddress { name: String, what: &'static str, value: String },
     #[error("{name}: high address {high:#x} is below the base {base:#x}")]
     Inverted { name: String, base: u64, high: u64 },
+    #[error("{name}: the window {base:#x}..={high:#x} spans the whole 64-bit address space")]
+    WholeSpace { name: String, base: u64, high: u64 },
     #[error("MEMRANGE of {0} lacks BASEVALUE or HIGHVALUE")]
     IncompleteRange(String),
     #[error(
@@ -173,7 +178,8 @@ fn span(name: &str, base: &str, high: &str) -> Result<(u64, u64), HwhError> {
         return Err(HwhError::Inverted { name: name.to_string(), base: b, high: h });
     }
     // h - b + 1 overflows only for a window spanning all 2^64 addresses.
-    let range = (h - b).checked_add(1).ok_or_else(|| bad("high", high))?;
+    let range =
+        (h - b).checked_add(1).ok_or_else(|| HwhError::WholeSpace { name: name.to_string(), base: b, high: h })?;
     Ok((b, range))
 }
 
@@ -224,6 +230,9 @@ fn register_windows(ps: roxmltree::Node) -> Result<Vec<RegWindow>, HwhError> {
 /// Parses the text of a Vivado .hwh.
 pub fn parse_hwh(text: &str) -> Result<HwhInfo, HwhError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if crate::xml_depth::max_depth(text, MAX_XML_DEPTH) > MAX_XML_DEPTH {
+        return Err(HwhError::TooDeep { max: MAX_XML_DEPTH, named: limits::named("MAX_XML_DEPTH", MAX_XML_DEPTH) });
+    }
     let doc = roxmltree::Document::parse(text).map_err(|e| HwhError::Xml(e.to_string()))?;
     let root = doc.root_element();
     if !root.has_tag_name("EDKSYSTEM") {
@@ -307,7 +316,7 @@ pub fn parse_hwh(text: &str) -> Result<HwhInfo, HwhError> {
 
 /// Reads and parses a .hwh file; errors name it.
 pub fn read_hwh(path: &Path) -> Result<HwhInfo, DeployError> {
-    let bytes = std::fs::read(path).map_err(|e| file_err(path, format!("cannot read: {e}")))?;
+    let bytes = limits::read_file(path, MAX_TEXT_FILE_BYTES, "MAX_TEXT_FILE_BYTES").map_err(|m| file_err(path, m))?;
     let text = String::from_utf8(bytes).map_err(|_| file_err(path, "not UTF-8 text (is this a .hwh?)"))?;
     parse_hwh(&text).map_err(|source| DeployError::Hwh { path: path.to_path_buf(), source })
 }
@@ -360,14 +369,21 @@ pub fn parse_bit(bytes: &[u8]) -> Result<BitHeader, BitError> {
             }
             return header(fields, pos, len);
         }
-        let len = bytes.get(pos..pos + 2).ok_or_else(|| truncated(pos, format!("field '{}' length", key as char)))?;
+        if !key.is_ascii_lowercase() {
+            return Err(BitError::BadKey { key, pos: pos - 1 });
+        }
+        let len = bytes.get(pos..pos + 2).ok_or_else(|| truncated(pos, format!("field {} length", field_key(key))))?;
         let len = u16::from_be_bytes([len[0], len[1]]) as usize;
         pos += 2;
         let raw = bytes
             .get(pos..pos + len)
-            .ok_or_else(|| truncated(pos, format!("field '{}' needs {len} bytes", key as char)))?;
+            .ok_or_else(|| truncated(pos, format!("field {} needs {len} bytes", field_key(key))))?;
         pos += len;
-        let text = String::from_utf8_lossy(raw.strip_suffix(&[0]).unwrap_or(raw)).into_owned();
+        // Fields are printed: control characters are shown escaped, never raw.
+        let text: String = String::from_utf8_lossy(raw.strip_suffix(&[0]).unwrap_or(raw))
+            .chars()
+            .flat_map(|c| if c.is_control() { c.escape_default().collect::<Vec<_>>() } else { vec![c] })
+            .collect();
         match key {
             b'a'..=b'd' => fields[(key - b'a') as usize] = Some(text),
             // Not in Vivado's output; skip what we do not know, by its length.
@@ -396,6 +412,16 @@ fn header(fields: [Option<String>; 4], payload_offset: usize, payload_len: usize
     })
 }
 
+/// A .bit field key for messages: 'a' for a printable one, else its hex code (never a raw
+/// control byte).
+fn field_key(key: u8) -> String {
+    if key.is_ascii_graphic() {
+        format!("'{}'", key as char)
+    } else {
+        format!("{key:#04x}")
+    }
+}
+
 /// The payload with each 32-bit word byte-swapped: what the FPGA manager loads.
 pub fn bit_to_bin(bit: &[u8]) -> Result<Vec<u8>, BitError> {
     let h = parse_bit(bit)?;
@@ -412,7 +438,7 @@ pub fn bit_to_bin(bit: &[u8]) -> Result<Vec<u8>, BitError> {
 
 /// Reads a .bit file's header; errors name the file.
 pub fn read_bit_header(path: &Path) -> Result<BitHeader, DeployError> {
-    let bytes = std::fs::read(path).map_err(|e| file_err(path, format!("cannot read: {e}")))?;
+    let bytes = limits::read_file(path, MAX_FILE_BYTES, "MAX_FILE_BYTES").map_err(|m| file_err(path, m))?;
     parse_bit(&bytes).map_err(|source| DeployError::Bit { path: path.to_path_buf(), source })
 }
 

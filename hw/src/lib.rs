@@ -12,6 +12,7 @@
 //! - [`fpga`]: what the PL holds (FPGA manager, PYNQ's and binarycop's records), and loading it;
 //! - [`clocks`]: PL clock 0 in the PS clock registers, read and set as PYNQ's `Clocks` does;
 //! - [`preflight`]: the checks that run before the first register access.
+//! - [`limits`]: the bounds on everything read from a file, and the one bounded file read.
 
 // `unsafe` is confined to mmio.rs, which allows it for itself.
 #![deny(unsafe_code)]
@@ -25,11 +26,13 @@ pub mod driver;
 pub mod finn_driver;
 pub mod folding;
 pub mod fpga;
+pub mod limits;
 pub mod mmio;
 pub mod packing;
 pub mod preflight;
 pub mod regs;
 pub mod runtime_weights;
 mod sysfs;
+mod xml_depth;
 
 pub use sysfs::SysfsError;

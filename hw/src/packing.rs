@@ -30,6 +30,8 @@ pub enum PackError {
     OutputLength { got: usize, expected: usize },
     #[error("{dtype} values ({min}..={max}) do not fit the element type {elem}")]
     ElementTooNarrow { dtype: DataType, elem: &'static str, min: i64, max: i64 },
+    #[error("shape {shape:?} of {dtype} is too large: its element or byte count does not fit in memory")]
+    TooLarge { dtype: DataType, shape: Vec<usize> },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -119,9 +121,10 @@ impl DataType {
         self.to_string()
     }
 
-    /// Bytes of one packed row of `inner` elements.
+    /// Bytes of one packed row of `inner` elements; `usize::MAX / 8`-ish, never a wrapped
+    /// small number, when `inner` is absurd (see [`packed_size`] for the checked count).
     pub fn row_bytes(self, inner: usize) -> usize {
-        (inner * self.bits() as usize).div_ceil(8)
+        inner.saturating_mul(self.bits() as usize).div_ceil(8)
     }
 
     #[inline(always)]
@@ -264,12 +267,38 @@ impl Element for u8 {
     }
 }
 
+/// The rows, row bytes and total bytes of a tensor of `shape` (its last dimension packed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PackedSize {
+    pub rows: usize,
+    pub inner: usize,
+    pub row_bytes: usize,
+    pub bytes: usize,
+    pub elements: usize,
+}
+
+/// The packed size of a tensor of `shape`, in checked arithmetic: a shape whose counts overflow
+/// is [`PackError::TooLarge`], an empty one [`PackError::EmptyInner`].
+pub fn packed_size(dtype: DataType, shape: &[usize]) -> Result<PackedSize, PackError> {
+    let too_large = || PackError::TooLarge { dtype, shape: shape.to_vec() };
+    let (&inner, outer) = shape.split_last().ok_or(PackError::EmptyInner)?;
+    if inner == 0 {
+        return Err(PackError::EmptyInner);
+    }
+    let rows = outer.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or_else(too_large)?;
+    let bits = inner.checked_mul(dtype.bits() as usize).ok_or_else(too_large)?;
+    let row_bytes = bits.div_ceil(8);
+    let bytes = rows.checked_mul(row_bytes).ok_or_else(too_large)?;
+    let elements = rows.checked_mul(inner).ok_or_else(too_large)?;
+    Ok(PackedSize { rows, inner, row_bytes, bytes, elements })
+}
+
 /// Bytes of `values.len()/inner` packed rows.
 pub fn packed_len(dtype: DataType, inner: usize, elements: usize) -> usize {
     if inner == 0 {
         return 0;
     }
-    elements / inner * dtype.row_bytes(inner)
+    (elements / inner).saturating_mul(dtype.row_bytes(inner))
 }
 
 /// Checks every value against the type; the first bad one is the error.
@@ -328,9 +357,9 @@ pub fn pack<T: Element>(
         return Err(PackError::RaggedRows { len: values.len(), inner });
     }
     let rows = values.len() / inner;
-    let rb = dtype.row_bytes(inner);
-    if out.len() != rows * rb {
-        return Err(PackError::PackedLength { got: out.len(), expected: rows * rb, rows, row_bytes: rb });
+    let PackedSize { row_bytes: rb, bytes, .. } = packed_size(dtype, &[rows, inner])?;
+    if out.len() != bytes {
+        return Err(PackError::PackedLength { got: out.len(), expected: bytes, rows, row_bytes: rb });
     }
     check_values(values, dtype)?;
     // With 8-bit fields V's bytes are the elements: in order unless exactly one flag reverses.
@@ -382,7 +411,8 @@ pub fn pack_to_vec<T: Element>(
     if inner == 0 {
         return Err(PackError::EmptyInner);
     }
-    let mut out = vec![0u8; packed_len(dtype, inner, values.len())];
+    let size = packed_size(dtype, &[values.len() / inner, inner])?;
+    let mut out = vec![0u8; size.bytes];
     pack(values, inner, dtype, layout, &mut out)?;
     Ok(out)
 }
@@ -463,11 +493,13 @@ pub fn unpack<T: Element>(
     if T::MIN > lo || T::MAX < hi {
         return Err(PackError::ElementTooNarrow { dtype, elem: T::NAME, min: lo, max: hi });
     }
-    let rb = dtype.row_bytes(inner);
+    let rb = packed_size(dtype, &[inner])?.row_bytes;
     if !packed.len().is_multiple_of(rb) {
         let rows = packed.len() / rb + 1;
-        return Err(PackError::PackedLength { got: packed.len(), expected: rows * rb, rows, row_bytes: rb });
+        let expected = rows.saturating_mul(rb);
+        return Err(PackError::PackedLength { got: packed.len(), expected, rows, row_bytes: rb });
     }
+    // rows·inner ≤ 8·packed.len(): no overflow.
     let rows = packed.len() / rb;
     if out.len() != rows * inner {
         return Err(PackError::OutputLength { got: out.len(), expected: rows * inner });
@@ -517,7 +549,7 @@ pub fn unpack_to_vec<T: Element>(
     if inner == 0 {
         return Err(PackError::EmptyInner);
     }
-    let rows = packed.len() / dtype.row_bytes(inner);
+    let rows = packed.len() / packed_size(dtype, &[inner])?.row_bytes;
     let mut out = vec![T::from_i64(0); rows * inner];
     unpack(packed, inner, dtype, layout, &mut out)?;
     Ok(out)

@@ -87,14 +87,18 @@ pub fn folding_for(model: &FoldedModel, spec: Option<&str>) -> Result<FoldingCon
             ))
         });
     };
+    folding_file(spec)
+}
+
+/// A FINN folding config file, or a paper preset name (cnv, ncnv, ucnv) when no such file exists.
+pub fn folding_file(spec: &str) -> Result<FoldingConfig> {
     let path = Path::new(spec);
     if !path.exists() {
         if let Some(c) = binarycop_hw::folding::paper_config(spec) {
             return Ok(c);
         }
     }
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::file(path, format!("cannot read folding config (not a preset: cnv, ncnv, ucnv): {e}")))?;
+    let text = crate::data::read_text_input(path, "folding config (not a preset: cnv, ncnv, ucnv)")?;
     FoldingConfig::from_json(&text).map_err(|e| Error::file(path, format!("folding config: {e}")))
 }
 

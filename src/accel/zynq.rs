@@ -164,6 +164,12 @@ fn number(v: &Value) -> Option<u64> {
     }
 }
 
+/// Checks the text of an accelerator description (`--accel-config`) without opening anything:
+/// what is wrong with it, if anything.
+pub fn check_description(text: &str) -> std::result::Result<(), String> {
+    parse_description(text).map(|_| ())
+}
+
 fn parse_description(text: &str) -> std::result::Result<Description, String> {
     let v: Value = serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
     let obj = v.as_object().ok_or("the top level must be an object")?;
@@ -276,7 +282,7 @@ impl Plan {
 
     /// What the JSON description says, with the driver.py it names.
     fn from_json(path: &Path) -> Result<Plan> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
+        let text = crate::data::read_text_input(path, "the accelerator description")?;
         let d = parse_description(&text).map_err(|m| Error::file(path, m))?;
         let driver_path = path.parent().unwrap_or(Path::new(".")).join(&d.driver);
         let driver = finn_driver::read(&driver_path)?;

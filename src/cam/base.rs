@@ -81,22 +81,40 @@ pub struct Heatmap {
     pub constant: bool,
 }
 
+/// A map whose values spread less than this fraction of its largest magnitude is constant:
+/// 2⁻¹⁶ is about 128 f32 rounding steps (ε = 2⁻²³), more than a weighted channel sum or an
+/// interpolation adds to a constant, and far below any spread a heatmap shows.
+pub const CONSTANT_MAP_TOLERANCE: f32 = 1.0 / 65536.0;
+
+/// True when `values` are (numerically) all the same, by [`CONSTANT_MAP_TOLERANCE`]; also for
+/// no values, all zeros, or non-finite bounds.
+pub fn is_constant<'a>(values: impl IntoIterator<Item = &'a f32>) -> bool {
+    let (lo, hi) = values.into_iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
+    let scale = hi.abs().max(lo.abs());
+    // NaN and an empty map (lo > hi) count as constant.
+    (hi - lo).partial_cmp(&(CONSTANT_MAP_TOLERANCE * scale)) != Some(std::cmp::Ordering::Greater)
+}
+
 /// ReLU (optional), resize, then min-max to [0, 1]. Min-max after resizing equals
 /// pytorch-grad-cam's normalize-resize-normalize (interpolation preserves affine maps) and the
-/// seed's rescale of the upsampled map. A constant map becomes zeros, never NaN.
+/// seed's rescale of the upsampled map. A constant map (decided on the raw map, so a 1×1 map is
+/// always constant, then on the resized one) becomes zeros, never NaN or stretched noise.
+/// Non-finite values count as zero here; [`crate::cam::compute`] refuses them before.
 pub fn finish(raw: &Array2<f32>, size: (usize, usize), post: Post) -> Heatmap {
     let mut m = raw.mapv(|v| if v.is_finite() { v } else { 0.0 });
     if post.relu {
         m.mapv_inplace(|v| v.max(0.0));
     }
+    let constant = || Heatmap { map: Array2::zeros(size), constant: true };
+    if is_constant(m.iter()) {
+        return constant();
+    }
     let r = resize(&m, size.0, size.1, post.interp);
+    if is_constant(r.iter()) {
+        return constant();
+    }
     let (lo, hi) = r.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
     let range = hi - lo;
-    // Values are finite here, so a failed comparison means a (numerically) constant map.
-    let tiny = 1e-12 * hi.abs().max(lo.abs()).max(1e-30);
-    if range <= tiny {
-        return Heatmap { map: Array2::zeros(size), constant: true };
-    }
     Heatmap { map: r.mapv(|v| ((v - lo) / range).clamp(0.0, 1.0)), constant: false }
 }
 
@@ -115,5 +133,21 @@ mod tests {
         raw[[1, 1]] = 2.0;
         let h = finish(&raw, (4, 4), Post::SEED);
         assert!(!h.constant && h.map.iter().all(|v| v.is_finite() && (0.0..=1.0).contains(v)));
+    }
+
+    #[test]
+    fn one_by_one_maps_and_rounding_noise_are_constant() {
+        // A 1×1 map upsampled by bicubic interpolation varies by a rounding step or two; with
+        // the old 1e-12 tolerance that noise was stretched to [0, 1] without a warning.
+        for v in [0.3f32, -1234.5, 7e-20, 3e30] {
+            for post in [Post::SEED, Post::PYTORCH_GRAD_CAM, Post { relu: false, interp: Interp::Bilinear }] {
+                let h = finish(&Array2::from_elem((1, 1), v), (32, 32), post);
+                assert!(h.constant && h.map.iter().all(|&x| x == 0.0), "{v} {post:?}");
+            }
+        }
+        let noisy = Array2::from_shape_fn((4, 4), |(y, x)| 1000.0 + ((y * 4 + x) % 3) as f32 * 1e-4);
+        assert!(finish(&noisy, (8, 8), Post::SEED).constant);
+        let real = Array2::from_shape_fn((4, 4), |(y, x)| 1000.0 + (y * 4 + x) as f32 * 0.1);
+        assert!(!finish(&real, (8, 8), Post::SEED).constant);
     }
 }

@@ -15,6 +15,7 @@ use serde::Serialize;
 
 use crate::engine::Engine;
 use crate::error::Result;
+use crate::limits::MAX_FAITHFULNESS_STEPS;
 
 /// Deployed-vs-training agreement below this Pearson correlation is flagged as drift. Maps of
 /// the same network that agree on where it looks correlate well above 0.5; below it the two
@@ -187,7 +188,11 @@ pub fn faithfulness(
             (img.index_axis(ndarray::Axis(2), ch).iter().map(|&v| v as f64).sum::<f64>() / (h * w) as f64).round() as u8
         })
         .collect();
-    let steps = steps.max(1);
+    if !(1..=MAX_FAITHFULNESS_STEPS).contains(&steps) {
+        return Err(crate::Error::invalid(format!(
+            "faithfulness needs 1 to {MAX_FAITHFULNESS_STEPS} deletion/insertion steps, got {steps}"
+        )));
+    }
     let mut deleted = img.to_owned();
     let mut inserted = Array3::from_shape_fn((h, w, c), |(_, _, ch)| mean[ch]);
     let mut del = Vec::with_capacity(steps + 1);

@@ -17,8 +17,7 @@ pub mod roi;
 
 use std::path::Path;
 
-use ndarray::{Array2, Array3, ArrayD, ArrayView3, Axis, Ix3, Ix4};
-use ndarray_npy::NpzReader;
+use ndarray::{Array2, Array3, ArrayView3, Axis, Ix3, Ix4};
 
 pub use backprop::{Deployed, Signals, Ste, Training};
 pub use base::{finish, CamInputs, CamMethod, Heatmap, Post, Probe};
@@ -88,6 +87,7 @@ pub fn compute(route: &dyn Route, img: ArrayView3<u8>, req: &Request) -> Result<
             probe: Some(probe.as_ref()),
         })?
     };
+    check_finite(&format!("the raw {} map", req.method.name()), raw.iter())?;
     let heatmap = finish(&raw, (img.dim().0, img.dim().1), req.post);
     Ok(Cam { raw, heatmap, class: s.class, logits: s.logits })
 }
@@ -106,35 +106,49 @@ pub fn from_exported(
             gradients.dim()
         )));
     }
+    check_finite("the activations", activations.iter())?;
+    check_finite("the gradients", gradients.iter())?;
     let raw = methods::by_name("gradcam")?.raw_map(&CamInputs {
         activations: activations.view(),
         gradients: Some(gradients.view()),
         probe: None,
     })?;
+    check_finite("the raw Grad-CAM map", raw.iter())?;
     let heatmap = finish(&raw, size, post);
     Ok(Cam { raw, heatmap, class: 0, logits: Vec::new() })
 }
 
 /// Reads one array from an `np.savez` file as H×W×C f32 (a leading batch of 1 is dropped).
 pub fn read_exported(path: &Path, key: &str, chw: bool) -> Result<Array3<f32>> {
-    let f = std::fs::File::open(path).map_err(|e| Error::file(path, format!("cannot open: {e}")))?;
-    let mut npz = NpzReader::new(f).map_err(|e| Error::file(path, format!("not a readable .npz: {e}")))?;
-    let names = npz.names().map_err(|e| Error::file(path, format!("not a readable .npz: {e}")))?;
-    if !names.iter().any(|n| n == key || n.strip_suffix(".npy") == Some(key)) {
-        return Err(Error::file(path, format!("no array '{key}' (it has: {})", names.join(", "))));
-    }
-    let a: ArrayD<f32> =
-        npz.by_name(key).map_err(|e| Error::file(path, format!("array '{key}': {e} (float32 expected)")))?;
+    exported_from_bytes(&crate::data::read_input(path)?, key, chw).map_err(|e| e.in_file(path))
+}
+
+/// [`read_exported`] on the bytes of the `.npz`. Every value must be finite: NaN or Inf in an
+/// export means the export is broken, and would silently become a zero map.
+pub fn exported_from_bytes(bytes: &[u8], key: &str, chw: bool) -> Result<Array3<f32>> {
+    let a = crate::npy::Npz::new(std::io::Cursor::new(bytes))?.read::<f32>(key)?;
     let a = match a.ndim() {
         3 => a.into_dimensionality::<Ix3>().expect("3-D"),
         4 if a.shape()[0] == 1 => a.into_dimensionality::<Ix4>().expect("4-D").index_axis_move(Axis(0), 0),
         _ => {
-            return Err(Error::file(
-                path,
-                format!("array '{key}' has shape {:?}; expected H×W×C (or C×H×W with --layout chw)", a.shape()),
-            ))
+            return Err(Error::invalid(format!(
+                "array '{key}' has shape {:?}; expected H×W×C (or C×H×W with --layout chw)",
+                a.shape()
+            )))
         }
     };
     let a = if chw { a.permuted_axes([1, 2, 0]) } else { a };
-    Ok(a.as_standard_layout().to_owned())
+    let a = a.as_standard_layout().to_owned();
+    check_finite(&format!("array '{key}'"), a.iter())?;
+    Ok(a)
+}
+
+/// An error naming the first NaN or infinite value, if any.
+pub fn check_finite<'a>(what: &str, values: impl IntoIterator<Item = &'a f32>) -> Result<()> {
+    match values.into_iter().enumerate().find(|(_, v)| !v.is_finite()) {
+        None => Ok(()),
+        Some((i, v)) => Err(Error::invalid(format!(
+            "{what} holds {v} at flat index {i}: a CAM needs finite activations and gradients"
+        ))),
+    }
 }

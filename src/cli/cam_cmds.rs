@@ -11,7 +11,9 @@ use super::{topology_of, PreprocessArgs, TopologyArgs};
 use crate::cam::{self, compare, methods, read_exported, render, Deployed, Post, Request, Route, Ste, Training};
 use crate::engine::Engine;
 use crate::error::{write_atomic, Error, Result};
+use crate::limits::MAX_FAITHFULNESS_STEPS;
 use crate::model;
+use crate::output::{check_dir, entries_all, json_has_keys, put, write_dir, Owner};
 use crate::reference::Reference;
 
 /// How raw maps become heatmaps. The default is the BinaryCoP seed script's (no ReLU, TF1
@@ -111,8 +113,8 @@ pub struct CompareArgs {
     ste: Ste,
     #[command(flatten)]
     post: PostArgs,
-    /// Deletion/insertion steps for the faithfulness curves.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 16, value_parser = super::count(1, MAX_FAITHFULNESS_STEPS),
+          help = format!("Deletion/insertion steps for the faithfulness curves (1 to {MAX_FAITHFULNESS_STEPS})"))]
     steps: usize,
     #[arg(long)]
     out: PathBuf,
@@ -121,6 +123,25 @@ pub struct CompareArgs {
 fn create_dir(dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| Error::file(dir, format!("cannot create the output folder: {e}")))
 }
+
+/// `cam` output folders: the seed workflow's four files, or one NNNN folder per image.
+const CAM_OUT: Owner = Owner {
+    tag: "cam",
+    what: "a `binarycop cam` output",
+    is_ours: |d| {
+        entries_all(d, |n| {
+            ["raw_image.png", "heat_map.png", "overlay.png", "heatmap.npy"].contains(&n)
+                || (n.len() >= 4 && n.bytes().all(|b| b.is_ascii_digit()))
+        })
+    },
+};
+
+/// `compare` output folders: metrics.json marks them.
+const COMPARE_OUT: Owner = Owner {
+    tag: "compare",
+    what: "a `binarycop compare` output (its metrics.json)",
+    is_ours: |d| json_has_keys(d, "metrics.json", &["per_image", "drift_threshold_pearson"]),
+};
 
 fn write_npy(path: &Path, a: &Array2<f32>) -> Result<()> {
     let mut buf = Vec::new();
@@ -146,13 +167,10 @@ pub fn cam(a: CamArgs, out: &mut String) -> Result<()> {
         let grad = read_exported(grads, &a.key, chw)?;
         let raw = match &a.image {
             Some(p) => {
-                let img = image::ImageReader::open(p)
-                    .map_err(|e| Error::file(p, format!("cannot open: {e}")))?
-                    .with_guessed_format()
-                    .map_err(|e| Error::file(p, format!("cannot read: {e}")))?
-                    .decode()
-                    .map_err(|e| Error::file(p, format!("not a readable image: {e}")))?;
-                img.to_rgb8()
+                let bytes = crate::data::read_input(p)?;
+                crate::data::decode_image(&bytes, &crate::data::DecodeBound::CAM_IMAGE)
+                    .map_err(|e| e.in_file(p))?
+                    .to_rgb8()
             }
             None => return Err(Error::invalid("--image is needed with --activations (the heatmap takes its size)")),
         };
@@ -168,7 +186,7 @@ pub fn cam(a: CamArgs, out: &mut String) -> Result<()> {
             ));
         }
         let c = cam::from_exported(&act, &grad, (h, w), post)?;
-        write_cam_files(&a.out, &raw, &c.heatmap.map)?;
+        write_dir(&a.out, &CAM_OUT, |dir| write_cam_files(dir, &raw, &c.heatmap.map))?;
         if c.heatmap.constant {
             eprintln!("warning: the CAM is constant (all weights or activations cancel); heatmap.npy is all zeros");
         }
@@ -209,7 +227,7 @@ pub fn cam(a: CamArgs, out: &mut String) -> Result<()> {
         &deployed
     };
     let req = Request { layer, method, class: a.class, ste: a.ste, post };
-    create_dir(&a.out)?;
+    check_dir(&a.out, &CAM_OUT)?;
     let layer_name = engine.layers()[layer].name.clone();
     let _ = writeln!(
         out,
@@ -219,16 +237,18 @@ pub fn cam(a: CamArgs, out: &mut String) -> Result<()> {
         a.graph,
         format!("{:?}", a.ste).to_lowercase()
     );
-    for (i, img) in batch.axis_iter(Axis(0)).enumerate() {
-        let c = cam::compute(route, img, &req)?;
-        let dir = a.out.join(format!("{i:04}"));
-        write_cam_files(&dir, &render::to_rgb(img), &c.heatmap.map)?;
-        if c.heatmap.constant {
-            eprintln!("warning: {}: the CAM is constant (for example a 1×1 layer, or no gradient through the STE); its heatmap is all zeros", names[i]);
+    write_dir(&a.out, &CAM_OUT, |tmp| {
+        for (i, img) in batch.axis_iter(Axis(0)).enumerate() {
+            let c = cam::compute(route, img, &req)?;
+            let sub = format!("{i:04}");
+            write_cam_files(&tmp.join(&sub), &render::to_rgb(img), &c.heatmap.map)?;
+            if c.heatmap.constant {
+                eprintln!("warning: {}: the CAM is constant (for example a 1×1 layer, or no gradient through the STE); its heatmap is all zeros", names[i]);
+            }
+            let _ = writeln!(out, "  {} → class {} → {}", names[i], c.class, a.out.join(&sub).display());
         }
-        let _ = writeln!(out, "  {} → class {} → {}", names[i], c.class, dir.display());
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 /// A progress bar on stderr for runs over many images (hidden when stderr is not a terminal).
@@ -266,7 +286,7 @@ pub fn compare(a: CompareArgs, out: &mut String) -> Result<()> {
             ));
         }
     }
-    create_dir(&a.out)?;
+    check_dir(&a.out, &COMPARE_OUT)?;
     let size = (batch.dim().1, batch.dim().2);
     let classes = engine.classes();
     let mut rows = Vec::new();
@@ -370,15 +390,21 @@ pub fn compare(a: CompareArgs, out: &mut String) -> Result<()> {
         "per_image": rows,
     });
     let mut figures = Vec::new();
+    let mut grid_files = Vec::new();
     for (c, g) in grids.iter().enumerate().filter(|(_, g)| !g.is_empty()) {
         let png = render::png_bytes(&render::grid(g, 4))?;
-        let file = a.out.join(format!("grid_class{c}.png"));
-        write_atomic(&file, &png)?;
+        grid_files.push(format!("grid_class{c}.png"));
         figures.push((format!("Class {c}: raw | deployed | {} (per method)", a.against), png));
     }
-    write_atomic(&a.out.join("metrics.json"), serde_json::to_string_pretty(&summary).expect("JSON").as_bytes())?;
     let title = format!("binarycop: deployed vs {} CAMs at {}", a.against, engine.layers()[layer].name);
-    write_atomic(&a.out.join("report.html"), cam::report::compare_report(&title, &summary, &figures).as_bytes())?;
+    let html = cam::report::compare_report(&title, &summary, &figures);
+    write_dir(&a.out, &COMPARE_OUT, |dir| {
+        for (file, (_, png)) in grid_files.iter().zip(&figures) {
+            put(dir, file, png)?;
+        }
+        put(dir, "metrics.json", serde_json::to_string_pretty(&summary).expect("JSON").as_bytes())?;
+        put(dir, "report.html", html.as_bytes())
+    })?;
     let f = |v: &serde_json::Value| v.as_f64().map_or("n/a".to_string(), |x| format!("{x:.3}"));
     for (name, m) in &methods_summary {
         let mean = &m["mean"];

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use crate::demo::{self, models, Options};
 use crate::error::Result;
+use crate::limits::{MAX_DEMO_PER_CLASS, MAX_DEMO_PER_VARIATION};
 
 #[derive(clap::Args)]
 pub struct DemoArgs {
@@ -14,11 +15,13 @@ pub struct DemoArgs {
     /// Embedded models to run (comma-separated); default: all.
     #[arg(long)]
     models: Option<String>,
-    /// Synthetic images per class in the base set.
-    #[arg(long, default_value_t = Options::default().per_class)]
+    #[arg(long, default_value_t = Options::default().per_class, value_parser = super::count(1, MAX_DEMO_PER_CLASS),
+          help = format!("Synthetic images per class in the base set (1 to {MAX_DEMO_PER_CLASS})"))]
     per_class: usize,
-    /// Images per generalization set (head gear, glasses, sunglasses, double mask, face paint).
-    #[arg(long, default_value_t = Options::default().per_variation)]
+    #[arg(long, default_value_t = Options::default().per_variation,
+          value_parser = super::count(1, MAX_DEMO_PER_VARIATION),
+          help = format!("Images per generalization set: head gear, glasses, sunglasses, double mask, face paint \
+                          (1 to {MAX_DEMO_PER_VARIATION})"))]
     per_variation: usize,
     #[arg(long, default_value_t = Options::default().seed)]
     seed: u64,

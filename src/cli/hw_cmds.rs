@@ -13,7 +13,7 @@ use binarycop_hw::deployment::FinnDeployment;
 use binarycop_hw::finn_driver::IoTensor;
 use binarycop_hw::packing::{self, DataType, Layout};
 use ndarray::{ArrayD, IxDyn};
-use ndarray_npy::{ReadNpyError, ReadNpyExt, WriteNpyExt};
+use ndarray_npy::WriteNpyExt;
 
 use crate::error::{write_atomic, Error, Result};
 
@@ -78,56 +78,14 @@ fn layout_of(plain: bool) -> (Layout, &'static str) {
     }
 }
 
-/// An .npy of integers (or floats holding integers) as i64, with its shape.
-fn read_integers(path: &Path) -> Result<(Vec<i64>, Vec<usize>)> {
-    let bytes = std::fs::read(path).map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
-    /// Values and shape of an integer array, or why it is not one of this dtype.
-    type Ints = std::result::Result<(Vec<i64>, Vec<usize>), ReadNpyError>;
-    fn ints<T: ndarray_npy::ReadableElement + Copy + Into<i64>>(b: &[u8]) -> Ints {
-        let a = ArrayD::<T>::read_npy(b)?;
-        Ok((a.iter().map(|&v| v.into()).collect(), a.shape().to_vec()))
-    }
-    let attempts: [fn(&[u8]) -> Ints; 7] =
-        [ints::<u8>, ints::<i8>, ints::<u16>, ints::<i16>, ints::<u32>, ints::<i32>, ints::<i64>];
-    for read in attempts {
-        match read(&bytes) {
-            Ok(r) => return Ok(r),
-            Err(ReadNpyError::WrongDescriptor(_)) => continue,
-            Err(e) => return Err(Error::file(path, format!("not a readable .npy: {e}"))),
-        }
-    }
-    let floats: Option<(Vec<f64>, Vec<usize>)> = match ArrayD::<f32>::read_npy(&bytes[..]) {
-        Ok(a) => Some((a.iter().map(|&v| f64::from(v)).collect(), a.shape().to_vec())),
-        Err(ReadNpyError::WrongDescriptor(_)) => match ArrayD::<f64>::read_npy(&bytes[..]) {
-            Ok(a) => Some((a.iter().copied().collect(), a.shape().to_vec())),
-            Err(ReadNpyError::WrongDescriptor(_)) => None,
-            Err(e) => return Err(Error::file(path, format!("not a readable .npy: {e}"))),
-        },
-        Err(e) => return Err(Error::file(path, format!("not a readable .npy: {e}"))),
-    };
-    let Some((vals, shape)) = floats else {
-        return Err(Error::file(
-            path,
-            "unsupported .npy dtype: expected uint8, int8, uint16, int16, uint32, int32, int64, or float32/float64 \
-             holding whole numbers",
-        ));
-    };
-    let mut out = Vec::with_capacity(vals.len());
-    for (i, v) in vals.into_iter().enumerate() {
-        // 2^53 keeps the conversion exact; FINN's types need at most 32 bits.
-        if !(v.is_finite() && v.fract() == 0.0 && v.abs() <= 9_007_199_254_740_992.0) {
-            return Err(Error::file(path, format!("element {i} is {v}, not a whole number (FINN types are integers)")));
-        }
-        out.push(v as i64);
-    }
-    Ok((out, shape))
-}
-
 pub fn pack(args: PackArgs, out: &mut String) -> Result<()> {
     let PackArgs { dtype, input, out: dest, plain } = args;
     let dt = dtype_of(&dtype)?;
     let (layout, lname) = layout_of(plain);
-    let (values, shape) = read_integers(&input)?;
+    let (values, shape) = crate::npy::read_integers(&crate::data::read_input(&input)?).map_err(|e| match e {
+        Error::Invalid(m) => Error::file(&input, m),
+        other => other,
+    })?;
     let inner = *shape.last().ok_or_else(|| Error::file(&input, "a 0-dimensional array has no dimension to pack"))?;
     if inner == 0 || values.is_empty() {
         return Err(Error::file(&input, format!("empty array (shape {shape:?}): nothing to pack")));
@@ -179,18 +137,26 @@ pub fn unpack(args: UnpackArgs, out: &mut String) -> Result<()> {
     let UnpackArgs { dtype, shape, input, out: dest, plain, float32 } = args;
     let dt = dtype_of(&dtype)?;
     let (layout, lname) = layout_of(plain);
-    let shape = parse_shape(&shape)?;
-    let inner = *shape.last().expect("non-empty shape");
-    let rows: usize = shape[..shape.len() - 1].iter().product();
-    let bytes = std::fs::read(&input).map_err(|e| Error::file(&input, format!("cannot read: {e}")))?;
-    let expected = rows.saturating_mul(dt.row_bytes(inner));
-    if bytes.len() != expected {
+    let shape_arg = shape;
+    let shape = parse_shape(&shape_arg)?;
+    let size = packing::packed_size(dt, &shape)
+        .ok()
+        .filter(|s| s.elements <= crate::limits::MAX_TENSOR_ELEMENTS)
+        .ok_or_else(|| {
+            Error::invalid(format!(
+                "--shape {shape_arg}: {shape:?} of {dt} has more elements than binarycop unpacks into one array ({})",
+                crate::limits::named("MAX_TENSOR_ELEMENTS", crate::limits::MAX_TENSOR_ELEMENTS)
+            ))
+        })?;
+    let (inner, rows, row_bytes) = (size.inner, size.rows, size.row_bytes);
+    let bytes = crate::data::read_input(&input)?;
+    if bytes.len() != size.bytes {
         return Err(Error::file(
             &input,
             format!(
-                "{} bytes, but shape {shape:?} of {dt} needs {expected} ({rows} rows of {} bytes)",
+                "{} bytes, but shape {shape:?} of {dt} needs {} ({rows} rows of {row_bytes} bytes)",
                 bytes.len(),
-                dt.row_bytes(inner)
+                size.bytes
             ),
         ));
     }

@@ -6,7 +6,8 @@ use std::path::Path;
 use clap::{Parser, Subcommand};
 
 use crate::data::{Crop, Preprocess, Resize};
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::limits::MAX_CLASSES;
 use crate::model::{self, Topology};
 
 mod board_cmds;
@@ -36,8 +37,8 @@ pub struct TopologyArgs {
     /// topology JSON file.
     #[arg(long)]
     topology: Option<String>,
-    /// Classes of a preset topology.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 4, value_parser = count(1, MAX_CLASSES),
+          help = format!("Classes of a preset topology (1 to {MAX_CLASSES})"))]
     classes: usize,
 }
 
@@ -59,6 +60,25 @@ pub struct PreprocessArgs {
 impl PreprocessArgs {
     pub fn preprocess(&self) -> Preprocess {
         Preprocess { crop: self.crop, resize: self.resize }
+    }
+}
+
+/// A clap parser for a count in `min..=max` (say the range in the option's help).
+pub(crate) fn count(min: usize, max: usize) -> impl Fn(&str) -> std::result::Result<usize, String> + Clone {
+    move |s: &str| {
+        let t = s.trim();
+        let n: usize = t.parse().map_err(|_| {
+            if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+                format!("{t} is out of range: {min} to {max}")
+            } else {
+                format!("'{s}' is not a whole number ({min} to {max})")
+            }
+        })?;
+        if (min..=max).contains(&n) {
+            Ok(n)
+        } else {
+            Err(format!("{n} is out of range: {min} to {max}"))
+        }
     }
 }
 
@@ -140,9 +160,8 @@ pub(crate) fn topology_of(args: &TopologyArgs) -> Result<Option<Topology>> {
         return Topology::preset(t, args.classes).map(Some);
     }
     let path = Path::new(t);
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        Error::file(path, format!("cannot read topology (not a preset: {}): {e}", model::topology::PRESETS.join(", ")))
-    })?;
+    let what = format!("topology (not a preset: {})", model::topology::PRESETS.join(", "));
+    let text = crate::data::read_text_input(path, &what)?;
     Topology::from_json(&text).map(Some).map_err(|e| e.in_file(path))
 }
 

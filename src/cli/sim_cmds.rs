@@ -68,14 +68,7 @@ pub struct SimulateArgs {
 
 /// A folding config from a file or a preset name.
 fn folding_of(spec: &str) -> Result<FoldingConfig> {
-    if !Path::new(spec).exists() {
-        if let Some(c) = binarycop_hw::folding::paper_config(spec) {
-            return Ok(c);
-        }
-    }
-    let text = std::fs::read_to_string(spec)
-        .map_err(|e| Error::file(spec, format!("cannot read folding config (not a preset: cnv, ncnv, ucnv): {e}")))?;
-    FoldingConfig::from_json(&text).map_err(|e| Error::file(spec, format!("folding config: {e}")))
+    crate::accel::sim::folding_file(spec)
 }
 
 fn lower_with(m: &FoldedModel, folding: &str, flow: Flow) -> Result<lower::Lowered> {

@@ -5,11 +5,14 @@ use std::path::PathBuf;
 
 use crate::data::synth::{self, Artifact, ClassSet, Config, Variation};
 use crate::error::{Error, Result};
+use crate::limits::MAX_SYNTH_COUNT;
 
 #[derive(clap::Args)]
 pub struct SynthArgs {
-    /// How many images (classes balanced in blocks of four, or three for --classes published).
-    #[arg(long)]
+    #[arg(long, value_parser = super::count(1, MAX_SYNTH_COUNT),
+          help = format!("How many images, 1 to {MAX_SYNTH_COUNT} (classes balanced in blocks of four, or three \
+                          for --classes published); written as they are drawn, so memory does not grow with the \
+                          count"))]
     count: usize,
     /// Seed: the same seed gives the same bytes on every machine.
     #[arg(long, default_value_t = 0)]
@@ -63,14 +66,8 @@ pub fn synth(args: SynthArgs, out: &mut String) -> Result<()> {
         conflict: conflict.unwrap_or(0.0),
         classes: ClassSet::parse(&classes)?,
     };
-    config.validate()?;
-    let ds = synth::generate(&config)?;
-    synth::write_dataset(&ds, &dir)?;
+    let summary = synth::write_set(&config, &dir)?;
     let names = config.classes.names();
-    let mut counts = vec![0usize; names.len()];
-    for &l in &ds.labels {
-        counts[l as usize] += 1;
-    }
     let variation_names: Vec<_> = config.variations.iter().map(|v| v.name()).collect();
     let _ = writeln!(
         out,
@@ -79,11 +76,11 @@ pub fn synth(args: SynthArgs, out: &mut String) -> Result<()> {
         variation_names.join(","),
         config.artifact.map_or("none", |a| a.name())
     );
-    for (k, n) in counts.iter().enumerate() {
+    for (k, n) in summary.class_counts.iter().enumerate() {
         let _ = writeln!(out, "  class {k} {:<20} {n}", names[k]);
     }
     if config.conflict > 0.0 {
-        let n = ds.labels.iter().zip(&ds.face_classes).filter(|(l, f)| l != f).count();
+        let n = summary.conflicts;
         let _ = writeln!(
             out,
             "  conflict {}: {n} of {count} faces show another class than their label (and cue)",

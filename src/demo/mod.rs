@@ -16,7 +16,7 @@
 //! conventions (ReLU, bilinear), the usual ones for these metrics.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use ndarray::{Array2, Axis};
 use serde::Serialize;
@@ -26,11 +26,20 @@ use crate::accel::Accelerator;
 use crate::cam::{self, compare, methods, render, roi, Deployed, Post, Request, Ste, Training};
 use crate::data::synth::{self, Artifact, Variation};
 use crate::engine::Engine;
-use crate::error::{write_atomic, Error, Result};
+use crate::error::{Error, Result};
+use crate::limits::{MAX_DEMO_PER_CLASS, MAX_DEMO_PER_VARIATION};
 use crate::model::{FoldedModel, TrainedModel};
+use crate::output::{check_dir, json_has_keys, put, write_dir, Owner};
 use crate::reference::Reference;
 
 pub mod models;
+
+/// `demo` output folders: metrics.json marks them.
+const DEMO_OUT: Owner = Owner {
+    tag: "demo",
+    what: "a `binarycop demo` output (its metrics.json)",
+    is_ours: |d| json_has_keys(d, "metrics.json", &["fine_map", "models"]),
+};
 
 /// The fine-grained map scored next to Grad-CAM: (method, layer, STE).
 pub const FINE: (&str, &str, Ste) = ("layercam", "Conv1_2", Ste::Identity);
@@ -114,12 +123,11 @@ fn accuracy(labels: &[usize], truth: &ndarray::Array1<i64>) -> f64 {
     labels.iter().zip(truth).filter(|(l, t)| **l as i64 == **t).count() as f64 / labels.len().max(1) as f64
 }
 
-/// Runs the demo for one model; writes its grids into `dir`; returns the summary and the PNGs
-/// for the report.
 /// A captioned PNG for the report.
 type Figure = (String, Vec<u8>);
 
-fn one(model: &DemoModel, opts: &Options, dir: &Path) -> Result<(ModelSummary, Vec<Figure>)> {
+/// Runs the demo for one model; returns the summary, and its grids as (file name, figure).
+fn one(model: &DemoModel, opts: &Options) -> Result<(ModelSummary, Vec<(String, Figure)>)> {
     let folded = FoldedModel::fold(&model.trained)?;
     let engine = Engine::new(folded.clone())?;
     let reference = Reference::new(model.trained.clone())?;
@@ -209,17 +217,14 @@ fn one(model: &DemoModel, opts: &Options, dir: &Path) -> Result<(ModelSummary, V
     let mut pngs = Vec::new();
     for (c, g) in grids.iter().enumerate().filter(|(_, g)| !g.is_empty()) {
         let png = render::png_bytes(&render::grid(g, 5))?;
-        write_atomic(&dir.join(format!("{}_class{c}.png", model.name)), &png)?;
-        pngs.push((
-            format!(
-                "{}: {} (raw | deployed Grad-CAM | training Grad-CAM | deployed Score-CAM | deployed LayerCAM at {}, \
+        let caption = format!(
+            "{}: {} (raw | deployed Grad-CAM | training Grad-CAM | deployed Score-CAM | deployed LayerCAM at {}, \
                  identity STE)",
-                model.name,
-                synth::CLASS_NAMES[c],
-                FINE.1
-            ),
-            png,
-        ));
+            model.name,
+            synth::CLASS_NAMES[c],
+            FINE.1
+        );
+        pngs.push((format!("{}_class{c}.png", model.name), (caption, png)));
     }
     let latching_share = rois.iter().filter(|r| r.latching).count() as f64 / rois.len().max(1) as f64;
     let head_mass_ratio = roi::pooled_head_ratio(&rois);
@@ -248,18 +253,23 @@ fn one(model: &DemoModel, opts: &Options, dir: &Path) -> Result<(ModelSummary, V
 
 /// Runs the demo over `models`, writes the report into `opts.out`, and returns the summaries.
 pub fn run(models: &[DemoModel], opts: &Options, progress: &dyn Fn(&str)) -> Result<Vec<ModelSummary>> {
-    if opts.per_class == 0 || opts.per_variation == 0 {
-        return Err(Error::invalid("the demo needs at least one image per class and per variation"));
+    if !(1..=MAX_DEMO_PER_CLASS).contains(&opts.per_class)
+        || !(1..=MAX_DEMO_PER_VARIATION).contains(&opts.per_variation)
+    {
+        return Err(Error::invalid(format!(
+            "the demo takes 1 to {MAX_DEMO_PER_CLASS} images per class and 1 to {MAX_DEMO_PER_VARIATION} per \
+             variation, got {} and {}",
+            opts.per_class, opts.per_variation
+        )));
     }
-    std::fs::create_dir_all(&opts.out)
-        .map_err(|e| Error::file(&opts.out, format!("cannot create the output folder: {e}")))?;
+    check_dir(&opts.out, &DEMO_OUT)?;
     let mut summaries = Vec::new();
-    let mut figures = Vec::new();
+    let mut files = Vec::new();
     for m in models {
         progress(&m.name);
-        let (s, pngs) = one(m, opts, &opts.out)?;
+        let (s, pngs) = one(m, opts)?;
         summaries.push(s);
-        figures.extend(pngs);
+        files.extend(pngs);
     }
     let metrics = serde_json::json!({
         "seed": opts.seed,
@@ -271,8 +281,15 @@ pub fn run(models: &[DemoModel], opts: &Options, progress: &dyn Fn(&str)) -> Res
         "latch_head_factor": roi::LATCH_HEAD_FACTOR,
         "models": summaries,
     });
-    write_atomic(&opts.out.join("metrics.json"), serde_json::to_string_pretty(&metrics).expect("JSON").as_bytes())?;
-    write_atomic(&opts.out.join("report.html"), html(&summaries, &figures).as_bytes())?;
+    let figures: Vec<Figure> = files.iter().map(|(_, f)| f.clone()).collect();
+    let report = html(&summaries, &figures);
+    write_dir(&opts.out, &DEMO_OUT, |dir| {
+        for (name, (_, png)) in &files {
+            put(dir, name, png)?;
+        }
+        put(dir, "metrics.json", serde_json::to_string_pretty(&metrics).expect("JSON").as_bytes())?;
+        put(dir, "report.html", report.as_bytes())
+    })?;
     Ok(summaries)
 }
 

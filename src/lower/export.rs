@@ -1,5 +1,6 @@
-//! `export-hw`: the memory images and FINN configs of a lowered model, written into a folder
-//! (each file atomically). The formats are described in [`README`], which is written alongside.
+//! `export-hw`: the memory images and FINN configs of a lowered model, written into a folder,
+//! all or nothing ([`crate::output::write_dir`]). The formats are described in [`README`],
+//! which is written alongside.
 
 use std::path::{Path, PathBuf};
 
@@ -9,8 +10,9 @@ use binarycop_sim::Op;
 use serde_json::json;
 
 use super::Lowered;
-use crate::error::{write_atomic, Error, Result};
+use crate::error::{Error, Result};
 use crate::model::FoldedModel;
+use crate::output::{write_dir, Owner};
 
 /// What goes into the FINN build config.
 pub struct BuildTarget<'a> {
@@ -65,22 +67,36 @@ The accumulator of a binary-input MVAU is the XNOR popcount P (the +-1 dot produ
 the first MVAU's accumulator is the sum of int8 input codes times +-1.
 ";
 
+/// Writes `rel` under the folder being filled (`dir`) and records it as it will be named in
+/// the output (`out`).
 fn write(dir: &Path, rel: &str, bytes: &[u8], written: &mut Vec<PathBuf>) -> Result<()> {
     let p = dir.join(rel);
     if let Some(parent) = p.parent() {
         std::fs::create_dir_all(parent).map_err(|e| Error::file(parent, format!("cannot create folder: {e}")))?;
     }
-    write_atomic(&p, bytes)?;
-    written.push(p);
+    std::fs::write(&p, bytes).map_err(|e| Error::file(&p, format!("cannot write: {e}")))?;
+    written.push(PathBuf::from(rel));
     Ok(())
 }
 
-/// Writes everything into `dir`; returns the files written.
-pub fn export(low: &Lowered, m: &FoldedModel, dir: &Path, target: &BuildTarget) -> Result<Vec<PathBuf>> {
-    let g = &low.graph;
+const OWNER: Owner = Owner {
+    tag: "export-hw",
+    what: "a `binarycop export-hw` output (its README.md)",
+    is_ours: |d| std::fs::read_to_string(d.join("README.md")).is_ok_and(|t| t.starts_with("# binarycop export-hw")),
+};
+
+/// Writes everything into the folder `out` (replacing an earlier export there; refusing a
+/// folder holding anything else); returns the files written.
+pub fn export(low: &Lowered, m: &FoldedModel, out: &Path, target: &BuildTarget) -> Result<Vec<PathBuf>> {
     let mut written = Vec::new();
-    write(dir, "README.md", README.as_bytes(), &mut written)?;
-    write(dir, "folding_config.json", g.to_folding_config().to_json().as_bytes(), &mut written)?;
+    write_dir(out, &OWNER, |dir| fill(low, m, dir, target, &mut written))?;
+    Ok(written.into_iter().map(|rel| out.join(rel)).collect())
+}
+
+fn fill(low: &Lowered, m: &FoldedModel, dir: &Path, target: &BuildTarget, written: &mut Vec<PathBuf>) -> Result<()> {
+    let g = &low.graph;
+    write(dir, "README.md", README.as_bytes(), written)?;
+    write(dir, "folding_config.json", g.to_folding_config().to_json().as_bytes(), written)?;
     let build = json!({
         "output_dir": format!("output_{}_{}", m.topology.name, target.board.name),
         "synth_clk_period_ns": 1000.0 / target.clock_mhz,
@@ -94,8 +110,8 @@ pub fn export(low: &Lowered, m: &FoldedModel, dir: &Path, target: &BuildTarget) 
         "generate_outputs": ["estimate_reports", "stitched_ip", "bitfile", "pynq_driver", "deployment_package"],
     });
     let text = serde_json::to_string_pretty(&build).expect("JSON") + "\n";
-    write(dir, "build_config.json", text.as_bytes(), &mut written)?;
-    write(dir, "config.h", images::config_h(g).as_bytes(), &mut written)?;
+    write(dir, "build_config.json", text.as_bytes(), written)?;
+    write(dir, "config.h", images::config_h(g).as_bytes(), written)?;
     let scale256 = m.input_quant.scale as f64 * 256.0;
     let mut skipped = Vec::new();
     let mut layer = 0;
@@ -104,17 +120,17 @@ pub fn export(low: &Lowered, m: &FoldedModel, dir: &Path, target: &BuildTarget) 
     for (i, n) in g.nodes.iter().enumerate() {
         match &n.op {
             Op::Mvau(mv) => {
-                write(dir, &format!("{}/memblock.dat", n.name), images::weights_dat(mv).as_bytes(), &mut written)?;
-                write(dir, &format!("{}/params.h", n.name), images::params_h(mv, &n.name).as_bytes(), &mut written)?;
+                write(dir, &format!("{}/memblock.dat", n.name), images::weights_dat(mv).as_bytes(), written)?;
+                write(dir, &format!("{}/params.h", n.name), images::params_h(mv, &n.name).as_bytes(), written)?;
                 if mv.cfg.runtime_writeable_weights {
                     let f = format!("runtime_weights/1_{runtime}_{}.dat", n.name);
-                    write(dir, &f, images::weights_runtime(mv).as_bytes(), &mut written)?;
+                    write(dir, &f, images::weights_runtime(mv).as_bytes(), written)?;
                     runtime += 1;
                 }
                 let pad = if Some(i) == last { binarycop_sim::flow::Flow::BNN_PYNQ_LAST_ROWS } else { 1 };
                 for p in 0..mv.cfg.pe {
                     match images::weights_bin(mv, p, pad) {
-                        Ok(b) => write(dir, &format!("bnn-pynq/{layer}-{p}-weights.bin"), &b, &mut written)?,
+                        Ok(b) => write(dir, &format!("bnn-pynq/{layer}-{p}-weights.bin"), &b, written)?,
                         Err(e) => {
                             skipped.push(format!("{layer} ({}): {e}", n.name));
                             break;
@@ -130,7 +146,7 @@ pub fn export(low: &Lowered, m: &FoldedModel, dir: &Path, target: &BuildTarget) 
                             }
                         };
                         let b = images::thresholds_bin(mv, p, conv);
-                        write(dir, &format!("bnn-pynq/{layer}-{p}-thres.bin"), &b, &mut written)?;
+                        write(dir, &format!("bnn-pynq/{layer}-{p}-thres.bin"), &b, written)?;
                     }
                 }
                 layer += 1;
@@ -147,13 +163,13 @@ pub fn export(low: &Lowered, m: &FoldedModel, dir: &Path, target: &BuildTarget) 
                     t.steps,
                     row.join(", ")
                 );
-                write(dir, &format!("{}/params.h", n.name), h.as_bytes(), &mut written)?;
+                write(dir, &format!("{}/params.h", n.name), h.as_bytes(), written)?;
             }
             _ => {}
         }
     }
     if !skipped.is_empty() {
-        write(dir, "bnn-pynq/SKIPPED", (skipped.join("\n") + "\n").as_bytes(), &mut written)?;
+        write(dir, "bnn-pynq/SKIPPED", (skipped.join("\n") + "\n").as_bytes(), written)?;
     }
-    Ok(written)
+    Ok(())
 }

@@ -13,14 +13,15 @@
 use std::io::Cursor;
 use std::path::Path;
 
-use ndarray::{Array1, ArrayD};
-use ndarray_npy::{NpzReader, NpzWriter};
+use ndarray::Array1;
+use ndarray_npy::NpzWriter;
 use serde::{Deserialize, Serialize};
 
 use super::folded::{BitMatrix, FoldedLayer, FoldedModel};
 use super::topology::Topology;
 use super::trained::{Affine, InputQuant};
 use crate::error::{write_atomic, Error, Result};
+use crate::npy::{self, Npz};
 
 pub const FORMAT: &str = "binarycop-folded";
 pub const VERSION: u32 = 1;
@@ -113,14 +114,12 @@ pub fn save(model: &FoldedModel, path: &Path) -> Result<()> {
 
 /// Reads an artifact, checking every array against the header.
 pub fn load(path: &Path) -> Result<FoldedModel> {
-    let bytes = std::fs::read(path).map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
+    let bytes = crate::data::read_input(path)?;
     from_bytes(&bytes).map_err(|e| e.in_file(path))
 }
 
-fn read<T: ndarray_npy::ReadableElement>(npz: &mut NpzReader<Cursor<&[u8]>>, name: &str) -> Result<Vec<T>> {
-    let a: ArrayD<T> = npz
-        .by_name(name)
-        .map_err(|e| Error::invalid(format!("not a valid binarycop artifact: array '{name}': {e}")))?;
+fn read<T: npy::Element>(npz: &mut Npz<Cursor<&[u8]>>, name: &str) -> Result<Vec<T>> {
+    let a = npz.read::<T>(name).map_err(|e| Error::invalid(format!("not a valid binarycop artifact: {e}")))?;
     if a.ndim() != 1 {
         return Err(Error::invalid(format!("not a valid binarycop artifact: array '{name}' must be 1-D")));
     }
@@ -129,14 +128,12 @@ fn read<T: ndarray_npy::ReadableElement>(npz: &mut NpzReader<Cursor<&[u8]>>, nam
 
 /// True when a zip holds a `header` array, i.e. it is meant as an artifact.
 pub fn is_artifact(bytes: &[u8]) -> bool {
-    NpzReader::new(Cursor::new(bytes))
-        .and_then(|mut z| z.names())
-        .is_ok_and(|names| names.iter().any(|n| n == "header" || n == "header.npy"))
+    Npz::new(Cursor::new(bytes)).is_ok_and(|z| z.has("header"))
 }
 
 pub fn from_bytes(bytes: &[u8]) -> Result<FoldedModel> {
-    let mut npz = NpzReader::new(Cursor::new(bytes))
-        .map_err(|e| Error::invalid(format!("not a binarycop artifact (not a readable .npz): {e}")))?;
+    let mut npz =
+        Npz::new(Cursor::new(bytes)).map_err(|e| Error::invalid(format!("not a binarycop artifact ({e})")))?;
     let json: Vec<u8> = read(&mut npz, "header")?;
     let header: Header = serde_json::from_slice(&json).map_err(|e| Error::invalid(format!("artifact header: {e}")))?;
     if header.format != FORMAT {

@@ -16,26 +16,24 @@ use std::io::Cursor;
 use std::path::Path;
 
 use ndarray::ArrayD;
-use ndarray_npy::NpzReader;
 
 use super::topology::{LayerKind, Topology};
 use super::trained::{Affine, BatchNorm, InputQuant, TrainedLayer, TrainedModel};
 use crate::error::{Error, Result};
 
 struct Npz<'a> {
-    reader: NpzReader<Cursor<&'a [u8]>>,
-    names: Vec<String>,
+    reader: crate::npy::Npz<Cursor<&'a [u8]>>,
 }
 
 impl Npz<'_> {
     fn has(&self, key: &str) -> bool {
-        self.names.iter().any(|n| n == key || n.strip_suffix(".npy") == Some(key))
+        self.reader.has(key)
     }
     fn f32(&mut self, key: &str) -> Result<ArrayD<f32>> {
         if !self.has(key) {
             return Err(Error::invalid(format!("missing array '{key}'")));
         }
-        self.reader.by_name(key).map_err(|e| Error::invalid(format!("array '{key}': {e} (float32 expected)")))
+        self.reader.read(key)
     }
     fn scalar(&mut self, key: &str) -> Result<f32> {
         let a = self.f32(key)?;
@@ -55,20 +53,19 @@ impl Npz<'_> {
 
 /// Reads a parameter `.npz`. `topology` is needed unless the file embeds one.
 pub fn import(path: &Path, topology: Option<Topology>) -> Result<TrainedModel> {
-    let bytes = std::fs::read(path).map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
+    let bytes = crate::data::read_input(path)?;
     import_bytes(&bytes, topology).map_err(|e| e.in_file(path))
 }
 
 pub fn import_bytes(bytes: &[u8], topology: Option<Topology>) -> Result<TrainedModel> {
-    let mut reader =
-        NpzReader::new(Cursor::new(bytes)).map_err(|e| Error::invalid(format!("not a readable .npz: {e}")))?;
-    let names = reader.names().map_err(|e| Error::invalid(format!("not a readable .npz: {e}")))?;
-    let mut npz = Npz { reader, names };
+    let mut npz = Npz { reader: crate::npy::Npz::new(Cursor::new(bytes))? };
+    if npz.reader.names().is_empty() {
+        return Err(Error::invalid("the .npz holds no arrays (an empty archive is not a parameter file)"));
+    }
     let topology = match topology {
         Some(t) => t,
         None if npz.has("topology") => {
-            let a: ArrayD<u8> =
-                npz.reader.by_name("topology").map_err(|e| Error::invalid(format!("array 'topology': {e}")))?;
+            let a: ArrayD<u8> = npz.reader.read("topology")?;
             let text = String::from_utf8(a.iter().copied().collect())
                 .map_err(|_| Error::invalid("array 'topology' is not UTF-8 JSON"))?;
             Topology::from_json(&text)?
@@ -78,10 +75,7 @@ pub fn import_bytes(bytes: &[u8], topology: Option<Topology>) -> Result<TrainedM
     let resolved = topology.resolve()?;
     let bits_key = "input.bits";
     let bits = if npz.has(bits_key) {
-        let a: ArrayD<i64> = npz
-            .reader
-            .by_name(bits_key)
-            .map_err(|e| Error::invalid(format!("array '{bits_key}': {e} (int64 expected)")))?;
+        let a: ArrayD<i64> = npz.reader.read(bits_key)?;
         let v = a.iter().copied().next().ok_or_else(|| Error::invalid("array 'input.bits' is empty"))?;
         u32::try_from(v).map_err(|_| Error::invalid(format!("input.bits = {v} is out of range")))?
     } else {

@@ -25,7 +25,14 @@ pub struct Loaded {
 /// Loads a model file by content: a Brevitas QONNX `.onnx` or a parameter `.npz` (both folded
 /// on load), or a folded artifact `.npz`. `topology` is for a parameter npz that embeds none.
 pub fn load_with(path: &Path, topology: Option<Topology>) -> Result<Loaded> {
-    let bytes = std::fs::read(path).map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
+    let bytes = crate::data::read_input(path)?;
+    let npz_name = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("npz"));
+    if bytes.is_empty() {
+        return Err(Error::file(path, "the file is empty (0 bytes): not a model"));
+    }
+    if npz_name && !bytes.starts_with(b"PK") {
+        return Err(Error::file(path, "named .npz but not a zip archive (an .npz starts with 'PK')"));
+    }
     let trained = if bytes.starts_with(b"PK") {
         if artifact::is_artifact(&bytes) {
             let folded = artifact::from_bytes(&bytes).map_err(|e| e.in_file(path))?;

@@ -13,9 +13,17 @@
 //! 3. after the last fc: scalar `Sub`/`Div`/`Mul`/`Add` (TensorNorm), folded into one affine.
 //!
 //! Anything else is refused with an error that names the node and why.
+//!
+//! Sizes in the file are checked arithmetic: a tensor has at most
+//! [`MAX_TENSOR_ELEMENTS`](crate::limits::MAX_TENSOR_ELEMENTS) values, a weight's producer chain is
+//! followed at most once through each node (a cycle is an error, not a hang), and external data
+//! (`data_location = EXTERNAL`) is read only from a regular file inside the model's folder
+//! (a relative path without `..`, which also after resolving symlinks stays inside), exactly the
+//! bytes the tensor needs — the rules of ONNX's own checker.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Component, Path};
 
 use ndarray::Array2;
 use onnx_protobuf::{Message, ModelProto, NodeProto, TensorProto};
@@ -23,6 +31,7 @@ use onnx_protobuf::{Message, ModelProto, NodeProto, TensorProto};
 use super::topology::{LayerKind, LayerSpec, Shape, Topology, PRESETS};
 use super::trained::{Affine, BatchNorm, InputQuant, TrainedLayer, TrainedModel};
 use crate::error::{Error, Result};
+use crate::limits::{self, MAX_TENSOR_ELEMENTS};
 
 const QONNX_DOMAINS: [&str; 3] = ["qonnx.custom_op.general", "finn.custom_op.general", "onnx.brevitas"];
 
@@ -44,6 +53,8 @@ struct Ctx<'a> {
     consts: HashMap<String, Const>,
     /// For each tensor name, the nodes that read it.
     consumers: HashMap<String, Vec<usize>>,
+    /// For each tensor name, the node that writes it.
+    producers: HashMap<&'a str, usize>,
     nodes: &'a [NodeProto],
 }
 
@@ -87,28 +98,35 @@ fn attr_s(node: &NodeProto, name: &str) -> Option<String> {
     attr(node, name).map(|a| String::from_utf8_lossy(&a.s).into_owned())
 }
 
-/// Decodes a TensorProto (raw or typed fields; external data next to the model file).
+/// The element count of `dims`, checked: at most [`MAX_TENSOR_ELEMENTS`].
+fn element_count(dims: &[usize]) -> Option<usize> {
+    dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).filter(|&n| n <= MAX_TENSOR_ELEMENTS)
+}
+
+fn too_many_elements(dims: &[usize]) -> String {
+    format!(
+        "shape {dims:?} has more values than binarycop reads in one tensor ({})",
+        limits::named("MAX_TENSOR_ELEMENTS", MAX_TENSOR_ELEMENTS)
+    )
+}
+
+/// Decodes a TensorProto (raw or typed fields; external data inside the model's folder).
 fn tensor(t: &TensorProto, dir: Option<&Path>) -> std::result::Result<Const, String> {
     let dims: Vec<usize> = t
         .dims
         .iter()
-        .map(|&d| usize::try_from(d).map_err(|_| format!("negative dim {d}")))
+        .map(|&d| usize::try_from(d).map_err(|_| format!("dim {d} is out of range")))
         .collect::<std::result::Result<_, _>>()?;
-    let n: usize = dims.iter().product();
+    let n = element_count(&dims).ok_or_else(|| too_many_elements(&dims))?;
+    let width = match t.data_type {
+        1 | 6 => 4,
+        7 | 11 => 8,
+        other => return Err(format!("tensor data type {other} is not supported")),
+    };
+    let external_flag = t.data_location.value() == onnx_protobuf::tensor_proto::DataLocation::EXTERNAL as i32;
     let external;
-    let raw: &[u8] = if !t.external_data.is_empty() {
-        let get = |k: &str| t.external_data.iter().find(|e| e.key == k).map(|e| e.value.clone());
-        let loc = get("location").ok_or("external data without a location")?;
-        let dir = dir.ok_or("external data needs the model's folder")?;
-        let file = std::fs::read(dir.join(&loc)).map_err(|e| format!("external data file '{loc}': {e}"))?;
-        let offset: usize = get("offset").map_or(Ok(0), |s| s.parse()).map_err(|_| "bad external data offset")?;
-        let length: usize = get("length")
-            .map_or(Ok(file.len().saturating_sub(offset)), |s| s.parse())
-            .map_err(|_| "bad external data length")?;
-        external = file
-            .get(offset..offset.saturating_add(length))
-            .ok_or(format!("external data '{loc}' is shorter than the tensor"))?
-            .to_vec();
+    let raw: &[u8] = if external_flag || !t.external_data.is_empty() {
+        external = external_data(t, dir.ok_or("external data needs the model's folder")?, n * width)?;
         &external
     } else {
         &t.raw_data
@@ -135,19 +153,62 @@ fn tensor(t: &TensorProto, dir: Option<&Path>) -> std::result::Result<Const, Str
                 raw.chunks_exact(8).map(|b| i64::from_le_bytes(b.try_into().expect("8 bytes")) as f64).collect()
             }
         }
-        6 => {
+        _ => {
             if raw.is_empty() {
                 t.int32_data.iter().map(|&v| v as f64).collect()
             } else {
                 raw.chunks_exact(4).map(|b| i32::from_le_bytes(b.try_into().expect("4 bytes")) as f64).collect()
             }
         }
-        other => return Err(format!("tensor data type {other} is not supported")),
     };
     if data.len() != n {
         return Err(format!("tensor '{}' has {} values for shape {:?}", t.name, data.len(), dims));
     }
     Ok(Const { dims, data })
+}
+
+/// The `need` bytes of an external tensor: `location` must name a regular file inside `dir`
+/// (relative, no `..`, not escaping through a symlink); `offset` and `length` must lie inside it,
+/// and `length` (when given) must be `need`.
+fn external_data(t: &TensorProto, dir: &Path, need: usize) -> std::result::Result<Vec<u8>, String> {
+    let get = |k: &str| t.external_data.iter().find(|e| e.key == k).map(|e| e.value.as_str());
+    let loc = get("location").ok_or("external data without a location")?;
+    let bad = |why: &str| format!("external data '{loc}': {why}");
+    let rel = Path::new(loc);
+    if loc.is_empty() || !rel.components().all(|c| matches!(c, Component::Normal(_) | Component::CurDir)) {
+        return Err(bad(
+            "the location must be a relative path inside the model's folder (no absolute path, no '..'), as ONNX requires",
+        ));
+    }
+    let number = |k: &str| -> std::result::Result<Option<u64>, String> {
+        get(k).map(|v| v.trim().parse::<u64>().map_err(|_| bad(&format!("{k} '{v}' is not a byte count")))).transpose()
+    };
+    let offset = number("offset")?.unwrap_or(0);
+    let length = number("length")?.unwrap_or(need as u64);
+    if length != need as u64 {
+        return Err(bad(&format!("length {length}, but the tensor's shape and type need {need} bytes")));
+    }
+    let file_path = dir.join(rel);
+    let inside = match (dir.canonicalize(), file_path.canonicalize()) {
+        (Ok(d), Ok(f)) => f.starts_with(d),
+        (_, Err(e)) => return Err(bad(&format!("cannot open: {e}"))),
+        (Err(e), _) => return Err(bad(&format!("cannot resolve the model's folder: {e}"))),
+    };
+    if !inside {
+        return Err(bad("it resolves (through a symlink) outside the model's folder"));
+    }
+    let mut file = limits::open_regular(&file_path).map_err(|e| bad(&e))?;
+    let size = file.metadata().map_err(|e| bad(&format!("cannot read: {e}")))?.len();
+    if offset.checked_add(length).is_none_or(|end| end > size) {
+        return Err(bad(&format!("bytes {offset}..{offset}+{length} run past the end of the file ({size} bytes)")));
+    }
+    file.seek(SeekFrom::Start(offset)).map_err(|e| bad(&format!("cannot read: {e}")))?;
+    let mut bytes = Vec::with_capacity(need);
+    file.take(length).read_to_end(&mut bytes).map_err(|e| bad(&format!("cannot read: {e}")))?;
+    if bytes.len() != need {
+        return Err(bad(&format!("the file ended after {} of {need} bytes", bytes.len())));
+    }
+    Ok(bytes)
 }
 
 /// Evaluates a node whose inputs are all constant, for the ops that appear in constant
@@ -189,34 +250,36 @@ fn fold_const(node: &NodeProto, ins: &[&Const]) -> Option<Const> {
         }
         "Reshape" => {
             let (c, shape) = (ins.first()?, ins.get(1)?);
-            let n = c.data.len();
-            let mut dims: Vec<i64> = shape.data.iter().map(|&v| v as i64).collect();
-            let known: i64 = dims
-                .iter()
-                .enumerate()
-                .map(|(i, &d)| {
-                    if d == -1 {
-                        1
-                    } else if d == 0 {
-                        c.dims.get(i).copied().unwrap_or(1) as i64
-                    } else {
-                        d
-                    }
-                })
-                .product();
-            for (i, d) in dims.iter_mut().enumerate() {
-                if *d == -1 {
-                    *d = n as i64 / known.max(1);
-                } else if *d == 0 {
-                    *d = c.dims.get(i).copied().unwrap_or(1) as i64;
-                }
-            }
-            let dims: Vec<usize> = dims.iter().map(|&d| d.max(0) as usize).collect();
-            (dims.iter().product::<usize>() == n).then(|| Const { dims, data: c.data.clone() })
+            let dims = reshaped(&c.dims, c.data.len(), &shape.data)?;
+            Some(Const { dims, data: c.data.clone() })
         }
         // A binarizer on a constant is kept latent: the weight path reads through it.
         _ => None,
     }
+}
+
+/// ONNX Reshape's target dims for `n` values of shape `dims` (0 keeps a dim, one −1 is
+/// inferred), in checked arithmetic; None if the target is malformed or does not hold `n`.
+fn reshaped(dims: &[usize], n: usize, target: &[f64]) -> Option<Vec<usize>> {
+    let mut out: Vec<Option<usize>> = Vec::with_capacity(target.len());
+    for (i, &v) in target.iter().enumerate() {
+        out.push(if v == -1.0 {
+            None
+        } else if v == 0.0 {
+            Some(dims.get(i).copied().unwrap_or(1))
+        } else if v >= 1.0 && v.fract() == 0.0 && v <= MAX_TENSOR_ELEMENTS as f64 {
+            Some(v as usize)
+        } else {
+            return None;
+        });
+    }
+    if out.iter().filter(|d| d.is_none()).count() > 1 {
+        return None;
+    }
+    let known = out.iter().flatten().try_fold(1usize, |a, &d| a.checked_mul(d))?;
+    let inferred = n.checked_div(known).unwrap_or(0);
+    let dims: Vec<usize> = out.into_iter().map(|d| d.unwrap_or(inferred)).collect();
+    (element_count(&dims)? == n).then_some(dims)
 }
 
 /// A scalar affine y = a·x + b accumulated along the data path.
@@ -245,13 +308,15 @@ impl Lin {
 }
 
 /// The latent weight feeding `input` of a Conv/Gemm/MatMul: read back through Transpose,
-/// Identity and exactly one BipolarQuant (scale 1) to a constant.
-fn weight_of(ctx: &Ctx, node: &NodeProto, input: usize, producers: &HashMap<&str, usize>) -> Result<(Const, bool)> {
+/// Identity and exactly one BipolarQuant (scale 1) to a constant. Each step moves to another
+/// node; a chain longer than the graph has nodes loops, and is an error.
+fn weight_of(ctx: &Ctx, node: &NodeProto, input: usize) -> Result<(Const, bool)> {
+    let producers = &ctx.producers;
     let mut name =
         node.input.get(input).cloned().ok_or_else(|| ctx.unsupported(node, "the weight input is missing"))?;
     let mut transposed = false;
     let mut binarized = false;
-    loop {
+    for _ in 0..=ctx.nodes.len() {
         if !binarized {
             if let Some(c) = ctx.consts.get(&name) {
                 if c.data.iter().all(|&v| v == 1.0 || v == -1.0) {
@@ -306,6 +371,7 @@ fn weight_of(ctx: &Ctx, node: &NodeProto, input: usize, producers: &HashMap<&str
             _ => return Err(ctx.unsupported(prod, "unexpected op on a weight path")),
         }
     }
+    Err(ctx.unsupported(node, format!("its weight path loops (a cycle through '{name}')")))
 }
 
 fn transpose_node() -> NodeProto {
@@ -314,10 +380,128 @@ fn transpose_node() -> NodeProto {
 
 /// Reads a QONNX model file.
 pub fn import(path: &Path) -> Result<TrainedModel> {
-    let bytes = std::fs::read(path).map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
+    let bytes = crate::data::read_input(path)?;
     import_bytes(&bytes, path)
 }
 
+/// Imports the bytes of a QONNX model; `path` names it in errors and its folder holds any
+/// external data.
+pub fn import_bytes(bytes: &[u8], path: &Path) -> Result<TrainedModel> {
+    if bytes.is_empty() {
+        return Err(Error::file(path, "the file is empty (0 bytes), not an ONNX model"));
+    }
+    let model =
+        ModelProto::parse_from_bytes(bytes).map_err(|e| Error::file(path, format!("not a valid ONNX model: {e}")))?;
+    let graph = model.graph.as_ref().ok_or_else(|| Error::file(path, "not a valid ONNX model: it has no graph"))?;
+    if graph.node.is_empty() {
+        return Err(Error::file(path, "not a valid ONNX model: the graph has no nodes"));
+    }
+    let ctx = Ctx::new(path, graph)?;
+    let (input, in_shape) = data_input(&ctx, graph)?;
+    let outputs: Vec<&str> = graph.output.iter().map(|o| o.name.as_str()).collect();
+    let mut walk = Walk::new(&ctx, in_shape);
+    let mut cur = input;
+    // Every step consumes a node: more steps than nodes means the path never ends.
+    for _ in 0..graph.node.len() {
+        if outputs.contains(&cur.as_str()) {
+            return walk.finish();
+        }
+        let node = ctx.single_reader(&cur)?;
+        walk.step(node, &cur)?;
+        cur = node.output.first().cloned().ok_or_else(|| ctx.unsupported(node, "it has no output"))?;
+    }
+    if outputs.contains(&cur.as_str()) {
+        return walk.finish();
+    }
+    Err(ctx.file_err("the data path does not reach the graph output"))
+}
+
+impl<'a> Ctx<'a> {
+    /// The graph's constants (initializers, Constant nodes and the constant subgraphs folded),
+    /// and who reads and writes each tensor.
+    fn new(path: &'a Path, graph: &'a onnx_protobuf::GraphProto) -> Result<Ctx<'a>> {
+        let mut ctx = Ctx {
+            path,
+            consts: HashMap::new(),
+            consumers: HashMap::new(),
+            producers: HashMap::new(),
+            nodes: &graph.node,
+        };
+        let dir = path.parent();
+        for t in &graph.initializer {
+            let c = tensor(t, dir).map_err(|e| ctx.file_err(format!("initializer '{}': {e}", t.name)))?;
+            ctx.consts.insert(t.name.clone(), c);
+        }
+        for (i, n) in graph.node.iter().enumerate() {
+            for o in &n.output {
+                ctx.producers.insert(o.as_str(), i);
+            }
+            for inp in &n.input {
+                ctx.consumers.entry(inp.clone()).or_default().push(i);
+            }
+        }
+        // Fold constant subgraphs (nodes are topologically sorted in ONNX).
+        for n in &graph.node {
+            if n.op_type == "Constant" {
+                let t = attr(n, "value")
+                    .and_then(|a| a.t.as_ref())
+                    .ok_or_else(|| ctx.unsupported(n, "a Constant without a tensor value"))?;
+                let c = tensor(t, dir).map_err(|e| ctx.unsupported(n, e))?;
+                if let Some(o) = n.output.first() {
+                    ctx.consts.insert(o.clone(), c);
+                }
+                continue;
+            }
+            let ins: Option<Vec<&Const>> =
+                n.input.iter().filter(|s| !s.is_empty()).map(|s| ctx.consts.get(s)).collect();
+            if let Some(ins) = ins.filter(|i| !i.is_empty()) {
+                if let (Some(c), Some(o)) = (fold_const(n, &ins), n.output.first()) {
+                    ctx.consts.insert(o.clone(), c);
+                }
+            }
+        }
+        Ok(ctx)
+    }
+
+    /// The one node reading `tensor` (the importer follows a single chain).
+    fn single_reader(&self, tensor: &str) -> Result<&'a NodeProto> {
+        let readers = self.consumers.get(tensor).map_or(&[][..], Vec::as_slice);
+        let [ni] = readers else {
+            return Err(self.file_err(format!(
+                "tensor '{tensor}' is read by {} nodes; only a single chain is supported",
+                readers.len()
+            )));
+        };
+        Ok(&self.nodes[*ni])
+    }
+}
+
+/// The data input (the graph input that is not a constant) and its NCHW shape.
+fn data_input(ctx: &Ctx, graph: &onnx_protobuf::GraphProto) -> Result<(String, Shape)> {
+    let inputs: Vec<_> = graph.input.iter().filter(|v| !ctx.consts.contains_key(&v.name)).collect();
+    let [input] = inputs.as_slice() else {
+        return Err(ctx.file_err(format!("expected one data input, found {}", inputs.len())));
+    };
+    let dims: Vec<i64> = input
+        .type_
+        .as_ref()
+        .and_then(|t| t.tensor_type().shape.as_ref().map(|s| s.dim.iter().map(|d| d.dim_value()).collect()))
+        .unwrap_or_default();
+    let in_shape = match dims.as_slice() {
+        [_, c, h, w] if (1..=64).contains(c) && (1..=4096).contains(h) && (1..=4096).contains(w) => {
+            Shape::new(*h as usize, *w as usize, *c as usize)
+        }
+        [_, c, h, w] if *c > 0 && *h > 0 && *w > 0 => {
+            return Err(ctx.file_err(format!("input shape {h}x{w}x{c} is out of range (C ≤ 64, H and W ≤ 4096)")))
+        }
+        _ => {
+            return Err(ctx.file_err(format!("input '{}' must be NCHW with known C, H, W; it is {dims:?}", input.name)))
+        }
+    };
+    Ok((input.name.clone(), in_shape))
+}
+
+/// A compute layer read up to its BatchNorm and activation.
 struct Pending {
     kind: PendingKind,
     weight: Array2<f32>,
@@ -329,329 +513,82 @@ enum PendingKind {
     Fc { out: usize },
 }
 
-pub fn import_bytes(bytes: &[u8], path: &Path) -> Result<TrainedModel> {
-    let model =
-        ModelProto::parse_from_bytes(bytes).map_err(|e| Error::file(path, format!("not a valid ONNX model: {e}")))?;
-    let graph = model.graph.as_ref().ok_or_else(|| Error::file(path, "not a valid ONNX model: it has no graph"))?;
-    if graph.node.is_empty() {
-        return Err(Error::file(path, "not a valid ONNX model: the graph has no nodes"));
-    }
-    let dir = path.parent();
-    let mut ctx = Ctx { path, consts: HashMap::new(), consumers: HashMap::new(), nodes: &graph.node };
-    for t in &graph.initializer {
-        let c = tensor(t, dir).map_err(|e| ctx.file_err(format!("initializer '{}': {e}", t.name)))?;
-        ctx.consts.insert(t.name.clone(), c);
-    }
-    let mut producers: HashMap<&str, usize> = HashMap::new();
-    for (i, n) in graph.node.iter().enumerate() {
-        for o in &n.output {
-            producers.insert(o.as_str(), i);
-        }
-        for inp in &n.input {
-            ctx.consumers.entry(inp.clone()).or_default().push(i);
-        }
-    }
-    // Fold constant subgraphs (nodes are topologically sorted in ONNX).
-    for n in &graph.node {
-        if n.op_type == "Constant" {
-            let t = attr(n, "value")
-                .and_then(|a| a.t.as_ref())
-                .ok_or_else(|| ctx.unsupported(n, "a Constant without a tensor value"))?;
-            let c = tensor(t, dir).map_err(|e| ctx.unsupported(n, e))?;
-            if let Some(o) = n.output.first() {
-                ctx.consts.insert(o.clone(), c);
-            }
-            continue;
-        }
-        let ins: Option<Vec<&Const>> = n.input.iter().filter(|s| !s.is_empty()).map(|s| ctx.consts.get(s)).collect();
-        if let Some(ins) = ins {
-            if !ins.is_empty() {
-                if let (Some(c), Some(o)) = (fold_const(n, &ins), n.output.first()) {
-                    ctx.consts.insert(o.clone(), c);
-                }
-            }
+/// Where the walk along the data path is.
+enum Stage {
+    /// Before the input quantizer: the scalar affine 2x − 1.
+    Prefix,
+    Layers,
+    /// After the last fc: the scalar affine (TensorNorm).
+    Suffix,
+}
+
+/// The walk along the data path: what has been read so far.
+struct Walk<'c, 'a> {
+    ctx: &'c Ctx<'a>,
+    in_shape: Shape,
+    stage: Stage,
+    lin: Lin,
+    quant: Option<InputQuant>,
+    specs: Vec<LayerSpec>,
+    layers: Vec<TrainedLayer>,
+    pending: Option<Pending>,
+    shape: Shape,
+    flattened: bool,
+    /// Conv block (group) and conv within it, pools and fcs so far: for the paper's layer names.
+    group: usize,
+    in_group: usize,
+    pools: usize,
+    fcs: usize,
+    tail: Lin,
+}
+
+impl<'c, 'a> Walk<'c, 'a> {
+    fn new(ctx: &'c Ctx<'a>, in_shape: Shape) -> Self {
+        Walk {
+            ctx,
+            in_shape,
+            stage: Stage::Prefix,
+            lin: Lin::ID,
+            quant: None,
+            specs: Vec::new(),
+            layers: Vec::new(),
+            pending: None,
+            shape: in_shape,
+            flattened: false,
+            group: 1,
+            in_group: 0,
+            pools: 0,
+            fcs: 0,
+            tail: Lin::ID,
         }
     }
 
-    // The data input: the graph input that is not an initializer.
-    let inputs: Vec<_> = graph.input.iter().filter(|v| !ctx.consts.contains_key(&v.name)).collect();
-    let [input] = inputs.as_slice() else {
-        return Err(ctx.file_err(format!("expected one data input, found {}", inputs.len())));
-    };
-    let dims: Vec<i64> = input
-        .type_
-        .as_ref()
-        .and_then(|t| t.tensor_type().shape.as_ref().map(|s| s.dim.iter().map(|d| d.dim_value()).collect()))
-        .unwrap_or_default();
-    let in_shape = match dims.as_slice() {
-        [_, c, h, w] if *c > 0 && *h > 0 && *w > 0 => Shape::new(*h as usize, *w as usize, *c as usize),
-        _ => {
-            return Err(ctx.file_err(format!("input '{}' must be NCHW with known C, H, W; it is {dims:?}", input.name)))
-        }
-    };
-    if in_shape.channels > 64 || in_shape.height > 4096 || in_shape.width > 4096 {
-        return Err(ctx.file_err(format!("input shape {in_shape} is out of range")));
-    }
-
-    enum Stage {
-        Prefix,
-        Layers,
-        Suffix,
-    }
-    let mut stage = Stage::Prefix;
-    let mut lin = Lin::ID;
-    let mut quant: Option<InputQuant> = None;
-    let mut specs: Vec<LayerSpec> = Vec::new();
-    let mut layers: Vec<TrainedLayer> = Vec::new();
-    let mut pending: Option<Pending> = None;
-    let mut shape = in_shape;
-    let mut flattened = false;
-    let (mut group, mut in_group, mut pools, mut fcs) = (1usize, 0usize, 0usize, 0usize);
-    let mut tail = Lin::ID;
-
-    let mut cur = input.name.clone();
-    let outputs: Vec<&str> = graph.output.iter().map(|o| o.name.as_str()).collect();
-    let mut steps = 0;
-    while !outputs.contains(&cur.as_str()) {
-        steps += 1;
-        if steps > graph.node.len() {
-            return Err(ctx.file_err("the data path does not reach the graph output"));
-        }
-        let readers = ctx.consumers.get(&cur).cloned().unwrap_or_default();
-        let [ni] = readers.as_slice() else {
-            return Err(ctx.file_err(format!(
-                "tensor '{cur}' is read by {} nodes; only a single chain is supported",
-                readers.len()
-            )));
-        };
-        let node = &graph.node[*ni];
+    /// Takes one node of the data path; `cur` is the tensor it reads.
+    fn step(&mut self, node: &NodeProto, cur: &str) -> Result<()> {
+        let ctx = self.ctx;
         let op = node.op_type.as_str();
         let domain_ok =
             node.domain.is_empty() || node.domain == "ai.onnx" || QONNX_DOMAINS.contains(&node.domain.as_str());
         if !domain_ok {
             return Err(ctx.unsupported(node, format!("domain '{}' is not supported", node.domain)));
         }
-        match (op, &stage) {
-            ("Mul" | "Sub" | "Add" | "Div", Stage::Prefix) => lin = lin.then(&ctx, node, &cur)?,
-            ("Quant", Stage::Prefix) => {
-                let scale = ctx.scalar_input(node, 1)?;
-                let zp = ctx.scalar_input(node, 2)?;
-                let bits = ctx.scalar_input(node, 3)?;
-                if attr_i(node, "signed", 1) != 1 || attr_i(node, "narrow", 0) != 0 || zp != 0.0 {
-                    return Err(
-                        ctx.unsupported(node, "the input quantizer must be signed, not narrow, with zero point 0")
-                    );
-                }
-                let rounding = attr_s(node, "rounding_mode").unwrap_or_else(|| "ROUND".into());
-                if !rounding.eq_ignore_ascii_case("ROUND") {
-                    return Err(ctx.unsupported(node, format!("rounding mode {rounding} is not supported (ROUND)")));
-                }
-                if bits.fract() != 0.0 || !(2.0..=8.0).contains(&bits) {
-                    return Err(ctx.unsupported(node, format!("{bits} bits is not supported (2..=8)")));
-                }
-                if (lin.a - 2.0).abs() > 1e-9 || (lin.b + 1.0).abs() > 1e-9 {
-                    return Err(ctx.unsupported(
-                        node,
-                        format!("its input must be 2x−1 of the image in [0,1]; found {}x{:+}", lin.a, lin.b),
-                    ));
-                }
-                let q = InputQuant { scale: scale as f32, bits: bits as u32 };
-                q.validate().map_err(|e| ctx.unsupported(node, e.to_string()))?;
-                quant = Some(q);
-                stage = Stage::Layers;
-            }
-            ("Conv", Stage::Layers) => {
-                if pending.as_ref().is_some_and(|p| !p.activated) {
-                    return Err(ctx.unsupported(node, "two compute layers without an activation between them"));
-                }
-                flush(&mut pending, &mut layers);
-                if flattened {
-                    return Err(ctx.unsupported(node, "a conv after the flatten"));
-                }
-                if node.input.len() > 2 && !node.input[2].is_empty() {
-                    let b = ctx.input_const(node, 2)?;
-                    if b.data.iter().any(|&v| v != 0.0) {
-                        return Err(
-                            ctx.unsupported(node, "a conv bias is not supported (BatchNorm carries the offset)")
-                        );
-                    }
-                }
-                let (w, _) = weight_of(&ctx, node, 1, &producers)?;
-                let [o, c, kh, kw] = w.dims.as_slice() else {
-                    return Err(ctx.unsupported(node, format!("weight shape {:?} is not [out, in, kh, kw]", w.dims)));
-                };
-                let ones = |name: &str| attr_ints(node, name).is_none_or(|v| v.iter().all(|&x| x == 1));
-                let zeros = attr_ints(node, "pads").is_none_or(|v| v.iter().all(|&x| x == 0));
-                if kh != kw
-                    || kh % 2 == 0
-                    || !ones("strides")
-                    || !ones("dilations")
-                    || !zeros
-                    || attr_i(node, "group", 1) != 1
-                {
-                    return Err(ctx.unsupported(
-                        node,
-                        "only valid, stride-1, ungrouped convs with a square odd kernel are supported",
-                    ));
-                }
-                let auto_pad = attr_s(node, "auto_pad").unwrap_or_default();
-                if !(auto_pad.is_empty() || auto_pad == "NOTSET" || auto_pad == "VALID") {
-                    return Err(ctx.unsupported(node, format!("auto_pad {auto_pad} is not supported")));
-                }
-                if *c != shape.channels {
-                    return Err(
-                        ctx.unsupported(node, format!("it takes {c} channels but its input has {}", shape.channels))
-                    );
-                }
-                if *kh > shape.height || *kw > shape.width {
-                    return Err(ctx.unsupported(node, format!("kernel {kh} is larger than its input {shape}")));
-                }
-                let flat: Vec<f32> = w.data.iter().map(|&v| v as f32).collect();
-                let weight = TrainedModel::oihw_to_ohwi(&flat, *o, *c, *kh);
-                in_group += 1;
-                specs.push(LayerSpec::Conv { name: format!("Conv{group}_{in_group}"), out_channels: *o, kernel: *kh });
-                shape = Shape::new(shape.height - kh + 1, shape.width - kw + 1, *o);
-                pending = Some(Pending { kind: PendingKind::Conv { out: *o }, weight, bn: None, activated: false });
-            }
-            ("BatchNormalization", Stage::Layers) => {
-                let p = pending
-                    .as_mut()
-                    .filter(|p| p.bn.is_none() && !p.activated)
-                    .ok_or_else(|| ctx.unsupported(node, "a BatchNorm must directly follow a conv or fc"))?;
-                let n = match p.kind {
-                    PendingKind::Conv { out } | PendingKind::Fc { out } => out,
-                };
-                let mut v = Vec::new();
-                for i in 1..5 {
-                    let c = ctx.input_const(node, i)?;
-                    if c.data.len() != n {
-                        return Err(
-                            ctx.unsupported(node, format!("input {i} has {} values for {n} channels", c.data.len()))
-                        );
-                    }
-                    v.push(c.data.iter().map(|&x| x as f32).collect::<Vec<f32>>());
-                }
-                let eps = attr(node, "epsilon").map_or(1e-5, |a| a.f);
-                let var = v.pop().unwrap_or_default();
-                let mean = v.pop().unwrap_or_default();
-                let beta = v.pop().unwrap_or_default();
-                let gamma = v.pop().unwrap_or_default();
-                p.bn = Some(BatchNorm { gamma, beta, mean, var, eps });
-            }
-            ("BipolarQuant", Stage::Layers) => {
-                let s = ctx.scalar_input(node, 1)?;
-                if s != 1.0 {
-                    return Err(
-                        ctx.unsupported(node, format!("activation scale {s} is not supported (±1 activations)"))
-                    );
-                }
-                let p = pending.as_mut().filter(|p| p.bn.is_some() && !p.activated).ok_or_else(|| {
-                    ctx.unsupported(node, "a binary activation must follow a conv or fc with its BatchNorm")
-                })?;
-                p.activated = true;
-            }
-            ("MaxPool", Stage::Layers) => {
-                if !pending.as_ref().is_some_and(|p| p.activated && matches!(p.kind, PendingKind::Conv { .. }))
-                    || flattened
-                {
-                    return Err(ctx.unsupported(node, "a max-pool must follow a conv's binary activation"));
-                }
-                let k = attr_ints(node, "kernel_shape").unwrap_or_default();
-                let s = attr_ints(node, "strides").unwrap_or_else(|| vec![1, 1]);
-                let pads_ok = attr_ints(node, "pads").is_none_or(|v| v.iter().all(|&x| x == 0));
-                let [kh, kw] = k.as_slice() else {
-                    return Err(ctx.unsupported(node, "a 2-D kernel_shape is required"));
-                };
-                if kh != kw || s != [*kh, *kw] || !pads_ok || attr_i(node, "ceil_mode", 0) != 0 || *kh < 2 {
-                    return Err(ctx.unsupported(node, "only k×k pools with stride k and no padding are supported"));
-                }
-                let k = *kh as usize;
-                if shape.height % k != 0 || shape.width % k != 0 {
-                    return Err(ctx.unsupported(node, format!("pool {k} does not divide its input {shape}")));
-                }
-                flush(&mut pending, &mut layers);
-                pools += 1;
-                specs.push(LayerSpec::MaxPool { name: format!("Pool{pools}"), size: k });
-                shape = Shape::new(shape.height / k, shape.width / k, shape.channels);
-                group += 1;
-                in_group = 0;
-            }
-            ("Reshape" | "Flatten", Stage::Layers) => {
-                if op == "Reshape" {
-                    let target = ctx.input_const(node, 1)?;
-                    let ok =
-                        target.data.len() == 2 && (target.data[1] == -1.0 || target.data[1] as usize == shape.len());
-                    if !ok {
-                        return Err(
-                            ctx.unsupported(node, format!("only a flatten to [N, {}] is supported", shape.len()))
-                        );
-                    }
-                } else if attr_i(node, "axis", 1) != 1 {
-                    return Err(ctx.unsupported(node, "only Flatten with axis 1 is supported"));
-                }
-                flattened = true;
-            }
-            ("Gemm" | "MatMul", Stage::Layers) => {
-                if pending.as_ref().is_some_and(|p| !p.activated) {
-                    return Err(ctx.unsupported(node, "two compute layers without an activation between them"));
-                }
-                flush(&mut pending, &mut layers);
-                if !flattened && shape.pixels() != 1 {
-                    return Err(ctx.unsupported(
-                        node,
-                        format!("a fully connected layer needs a flattened input; it gets {shape}"),
-                    ));
-                }
-                let (data_idx, w_idx) = if node.input.first() == Some(&cur) { (0, 1) } else { (1, 0) };
-                if data_idx != 0 {
-                    return Err(ctx.unsupported(node, "the data must be the first operand"));
-                }
-                let (w, _) = weight_of(&ctx, node, w_idx, &producers)?;
-                let [r, k] = w.dims.as_slice() else {
-                    return Err(ctx.unsupported(node, format!("weight shape {:?} is not 2-D", w.dims)));
-                };
-                // Gemm with transB = 1 holds [out, in]; MatMul and Gemm without it hold [in, out].
-                let trans_b = op == "Gemm" && attr_i(node, "transB", 0) == 1;
-                if op == "Gemm" {
-                    if attr_i(node, "transA", 0) != 0 || attr(node, "alpha").is_some_and(|a| a.f != 1.0) {
-                        return Err(ctx.unsupported(node, "only Gemm with alpha 1 and no transA is supported"));
-                    }
-                    if node.input.len() > 2 && !node.input[2].is_empty() {
-                        let b = ctx.input_const(node, 2)?;
-                        if b.data.iter().any(|&v| v != 0.0) {
-                            return Err(ctx.unsupported(node, "an fc bias is not supported"));
-                        }
-                    }
-                }
-                let (out, fan_in) = if trans_b { (*r, *k) } else { (*k, *r) };
-                if fan_in != shape.len() {
-                    return Err(ctx.unsupported(node, format!("it takes {fan_in} inputs but gets {}", shape.len())));
-                }
-                let weight = Array2::from_shape_fn((out, fan_in), |(o, j)| {
-                    (if trans_b { w.data[o * fan_in + j] } else { w.data[j * out + o] }) as f32
-                });
-                let fc_layer = super::topology::Layer {
-                    name: String::new(),
-                    kind: LayerKind::Fc,
-                    input: shape,
-                    output: Shape::new(1, 1, out),
-                    compute_index: None,
-                };
-                let weight = TrainedModel::chw_to_hwc_columns(&weight, &fc_layer);
-                fcs += 1;
-                specs.push(LayerSpec::Fc { name: format!("FC{fcs}"), out_features: out });
-                shape = Shape::new(1, 1, out);
-                flattened = true;
-                pending = Some(Pending { kind: PendingKind::Fc { out }, weight, bn: None, activated: false });
-            }
-            ("Mul" | "Sub" | "Add" | "Div", Stage::Layers | Stage::Suffix)
-                if pending.as_ref().is_some_and(|p| matches!(p.kind, PendingKind::Fc { .. }) && p.bn.is_none()) =>
-            {
-                stage = Stage::Suffix;
-                tail = tail.then(&ctx, node, &cur)?;
+        let fc_without_bn =
+            self.pending.as_ref().is_some_and(|p| matches!(p.kind, PendingKind::Fc { .. }) && p.bn.is_none());
+        match (op, &self.stage) {
+            ("Mul" | "Sub" | "Add" | "Div", Stage::Prefix) => self.lin = self.lin.then(ctx, node, cur)?,
+            ("Quant", Stage::Prefix) => self.input_quant(node)?,
+            ("Conv", Stage::Layers) => self.conv(node)?,
+            ("BatchNormalization", Stage::Layers) => self.batch_norm(node)?,
+            ("BipolarQuant", Stage::Layers) => self.activation(node)?,
+            ("MaxPool", Stage::Layers) => self.max_pool(node)?,
+            ("Reshape" | "Flatten", Stage::Layers) => self.flatten(node)?,
+            ("Gemm" | "MatMul", Stage::Layers) => self.fc(node, cur)?,
+            ("Mul" | "Sub" | "Add" | "Div", Stage::Layers | Stage::Suffix) if fc_without_bn => {
+                self.stage = Stage::Suffix;
+                self.tail = self.tail.then(ctx, node, cur)?;
             }
             _ => {
-                let why = match stage {
+                let why = match self.stage {
                     Stage::Prefix => "expected the input's 2x−1 and Quant first",
                     Stage::Layers => "not part of the supported CNV family at this point",
                     Stage::Suffix => "only a scalar affine may follow the last layer",
@@ -659,35 +596,293 @@ pub fn import_bytes(bytes: &[u8], path: &Path) -> Result<TrainedModel> {
                 return Err(ctx.unsupported(node, why));
             }
         }
-        cur = node.output.first().cloned().ok_or_else(|| ctx.unsupported(node, "it has no output"))?;
+        Ok(())
     }
-    let input_quant = quant.ok_or_else(|| ctx.file_err("no input Quant node was found"))?;
-    match &pending {
-        Some(p) if matches!(p.kind, PendingKind::Fc { .. }) && p.bn.is_none() && !p.activated => {}
-        _ => return Err(ctx.file_err("the graph must end in a fully connected layer without activation")),
+
+    /// `Quant`: the input quantizer, on 2x − 1 of the image.
+    fn input_quant(&mut self, node: &NodeProto) -> Result<()> {
+        let ctx = self.ctx;
+        let scale = ctx.scalar_input(node, 1)?;
+        let zp = ctx.scalar_input(node, 2)?;
+        let bits = ctx.scalar_input(node, 3)?;
+        if attr_i(node, "signed", 1) != 1 || attr_i(node, "narrow", 0) != 0 || zp != 0.0 {
+            return Err(ctx.unsupported(node, "the input quantizer must be signed, not narrow, with zero point 0"));
+        }
+        let rounding = attr_s(node, "rounding_mode").unwrap_or_else(|| "ROUND".into());
+        if !rounding.eq_ignore_ascii_case("ROUND") {
+            return Err(ctx.unsupported(node, format!("rounding mode {rounding} is not supported (ROUND)")));
+        }
+        if bits.fract() != 0.0 || !(2.0..=8.0).contains(&bits) {
+            return Err(ctx.unsupported(node, format!("{bits} bits is not supported (2..=8)")));
+        }
+        let Lin { a, b } = self.lin;
+        if (a - 2.0).abs() > 1e-9 || (b + 1.0).abs() > 1e-9 {
+            return Err(ctx.unsupported(node, format!("its input must be 2x−1 of the image in [0,1]; found {a}x{b:+}")));
+        }
+        let q = InputQuant { scale: scale as f32, bits: bits as u32 };
+        q.validate().map_err(|e| ctx.unsupported(node, e.to_string()))?;
+        self.quant = Some(q);
+        self.stage = Stage::Layers;
+        Ok(())
     }
-    flush(&mut pending, &mut layers);
-    let classes = match specs.last() {
-        Some(LayerSpec::Fc { out_features, .. }) => *out_features,
-        _ => 0,
-    };
-    let mut topology = Topology { name: "imported".into(), input: in_shape, layers: specs };
-    for p in PRESETS {
-        if let Ok(t) = Topology::preset(p, classes) {
-            if t.layers == topology.layers && t.input == topology.input {
-                topology.name = p.to_string();
+
+    /// A compute layer may start here: the previous one (if any) is activated; it is stored.
+    fn start_compute(&mut self, node: &NodeProto) -> Result<()> {
+        if self.pending.as_ref().is_some_and(|p| !p.activated) {
+            return Err(self.ctx.unsupported(node, "two compute layers without an activation between them"));
+        }
+        flush(&mut self.pending, &mut self.layers);
+        Ok(())
+    }
+
+    /// A bias input (index 2) must be absent or all zeros.
+    fn no_bias(&self, node: &NodeProto, msg: &str) -> Result<()> {
+        if node.input.len() > 2 && !node.input[2].is_empty() {
+            let b = self.ctx.input_const(node, 2)?;
+            if b.data.iter().any(|&v| v != 0.0) {
+                return Err(self.ctx.unsupported(node, msg));
             }
         }
+        Ok(())
     }
-    let m =
-        TrainedModel { topology, input_quant, layers, output: Affine { scale: tail.a as f32, bias: tail.b as f32 } };
-    m.validate().map_err(|e| e.in_file(path))?;
-    Ok(m)
+
+    fn conv(&mut self, node: &NodeProto) -> Result<()> {
+        let ctx = self.ctx;
+        self.start_compute(node)?;
+        if self.flattened {
+            return Err(ctx.unsupported(node, "a conv after the flatten"));
+        }
+        self.no_bias(node, "a conv bias is not supported (BatchNorm carries the offset)")?;
+        let (w, _) = weight_of(ctx, node, 1)?;
+        let [o, c, kh, kw] = w.dims[..] else {
+            return Err(ctx.unsupported(node, format!("weight shape {:?} is not [out, in, kh, kw]", w.dims)));
+        };
+        let ones = |name: &str| attr_ints(node, name).is_none_or(|v| v.iter().all(|&x| x == 1));
+        let zeros = attr_ints(node, "pads").is_none_or(|v| v.iter().all(|&x| x == 0));
+        if kh != kw || kh % 2 == 0 || !ones("strides") || !ones("dilations") || !zeros || attr_i(node, "group", 1) != 1
+        {
+            return Err(
+                ctx.unsupported(node, "only valid, stride-1, ungrouped convs with a square odd kernel are supported")
+            );
+        }
+        let auto_pad = attr_s(node, "auto_pad").unwrap_or_default();
+        if !(auto_pad.is_empty() || auto_pad == "NOTSET" || auto_pad == "VALID") {
+            return Err(ctx.unsupported(node, format!("auto_pad {auto_pad} is not supported")));
+        }
+        let shape = self.shape;
+        if c != shape.channels {
+            return Err(ctx.unsupported(node, format!("it takes {c} channels but its input has {}", shape.channels)));
+        }
+        if kh > shape.height || kw > shape.width {
+            return Err(ctx.unsupported(node, format!("kernel {kh} is larger than its input {shape}")));
+        }
+        let flat: Vec<f32> = w.data.iter().map(|&v| v as f32).collect();
+        let weight = TrainedModel::oihw_to_ohwi(&flat, o, c, kh);
+        self.in_group += 1;
+        self.specs.push(LayerSpec::Conv {
+            name: format!("Conv{}_{}", self.group, self.in_group),
+            out_channels: o,
+            kernel: kh,
+        });
+        self.shape = Shape::new(shape.height - kh + 1, shape.width - kw + 1, o);
+        self.pending = Some(Pending { kind: PendingKind::Conv { out: o }, weight, bn: None, activated: false });
+        Ok(())
+    }
+
+    fn batch_norm(&mut self, node: &NodeProto) -> Result<()> {
+        let ctx = self.ctx;
+        let p = self
+            .pending
+            .as_mut()
+            .filter(|p| p.bn.is_none() && !p.activated)
+            .ok_or_else(|| ctx.unsupported(node, "a BatchNorm must directly follow a conv or fc"))?;
+        let n = match p.kind {
+            PendingKind::Conv { out } | PendingKind::Fc { out } => out,
+        };
+        let mut v = Vec::new();
+        for i in 1..5 {
+            let c = ctx.input_const(node, i)?;
+            if c.data.len() != n {
+                return Err(ctx.unsupported(node, format!("input {i} has {} values for {n} channels", c.data.len())));
+            }
+            v.push(c.data.iter().map(|&x| x as f32).collect::<Vec<f32>>());
+        }
+        let eps = attr(node, "epsilon").map_or(1e-5, |a| a.f);
+        let var = v.pop().unwrap_or_default();
+        let mean = v.pop().unwrap_or_default();
+        let beta = v.pop().unwrap_or_default();
+        let gamma = v.pop().unwrap_or_default();
+        p.bn = Some(BatchNorm { gamma, beta, mean, var, eps });
+        Ok(())
+    }
+
+    /// `BipolarQuant` on the data path: the binary activation.
+    fn activation(&mut self, node: &NodeProto) -> Result<()> {
+        let ctx = self.ctx;
+        let s = ctx.scalar_input(node, 1)?;
+        if s != 1.0 {
+            return Err(ctx.unsupported(node, format!("activation scale {s} is not supported (±1 activations)")));
+        }
+        let p =
+            self.pending.as_mut().filter(|p| p.bn.is_some() && !p.activated).ok_or_else(|| {
+                ctx.unsupported(node, "a binary activation must follow a conv or fc with its BatchNorm")
+            })?;
+        p.activated = true;
+        Ok(())
+    }
+
+    fn max_pool(&mut self, node: &NodeProto) -> Result<()> {
+        let ctx = self.ctx;
+        if !self.pending.as_ref().is_some_and(|p| p.activated && matches!(p.kind, PendingKind::Conv { .. }))
+            || self.flattened
+        {
+            return Err(ctx.unsupported(node, "a max-pool must follow a conv's binary activation"));
+        }
+        let k = attr_ints(node, "kernel_shape").unwrap_or_default();
+        let s = attr_ints(node, "strides").unwrap_or_else(|| vec![1, 1]);
+        let pads_ok = attr_ints(node, "pads").is_none_or(|v| v.iter().all(|&x| x == 0));
+        let [kh, kw] = k[..] else {
+            return Err(ctx.unsupported(node, "a 2-D kernel_shape is required"));
+        };
+        let k = usize::try_from(kh).ok().filter(|&k| k >= 2);
+        let Some(k) = k.filter(|_| kh == kw && s == [kh, kw] && pads_ok && attr_i(node, "ceil_mode", 0) == 0) else {
+            return Err(ctx.unsupported(node, "only k×k pools with stride k and no padding are supported"));
+        };
+        let shape = self.shape;
+        if !shape.height.is_multiple_of(k) || !shape.width.is_multiple_of(k) {
+            return Err(ctx.unsupported(node, format!("pool {k} does not divide its input {shape}")));
+        }
+        flush(&mut self.pending, &mut self.layers);
+        self.pools += 1;
+        self.specs.push(LayerSpec::MaxPool { name: format!("Pool{}", self.pools), size: k });
+        self.shape = Shape::new(shape.height / k, shape.width / k, shape.channels);
+        self.group += 1;
+        self.in_group = 0;
+        Ok(())
+    }
+
+    /// `Reshape` to [N, −1 or H·W·C] or `Flatten` (axis 1) between the convs and the fcs.
+    fn flatten(&mut self, node: &NodeProto) -> Result<()> {
+        let ctx = self.ctx;
+        let len = self.shape.len();
+        if node.op_type == "Reshape" {
+            let target = ctx.input_const(node, 1)?;
+            let ok = target.data.len() == 2 && (target.data[1] == -1.0 || target.data[1] == len as f64);
+            if !ok {
+                return Err(ctx.unsupported(node, format!("only a flatten to [N, {len}] is supported")));
+            }
+        } else if attr_i(node, "axis", 1) != 1 {
+            return Err(ctx.unsupported(node, "only Flatten with axis 1 is supported"));
+        }
+        self.flattened = true;
+        Ok(())
+    }
+
+    /// `Gemm` (alpha 1, no transA, no bias) or `MatMul`: a fully connected layer.
+    fn fc(&mut self, node: &NodeProto, cur: &str) -> Result<()> {
+        let ctx = self.ctx;
+        let op = node.op_type.as_str();
+        self.start_compute(node)?;
+        let shape = self.shape;
+        if !self.flattened && shape.pixels() != 1 {
+            return Err(
+                ctx.unsupported(node, format!("a fully connected layer needs a flattened input; it gets {shape}"))
+            );
+        }
+        if node.input.first().map(String::as_str) != Some(cur) {
+            return Err(ctx.unsupported(node, "the data must be the first operand"));
+        }
+        let (w, _) = weight_of(ctx, node, 1)?;
+        let [r, k] = w.dims[..] else {
+            return Err(ctx.unsupported(node, format!("weight shape {:?} is not 2-D", w.dims)));
+        };
+        // Gemm with transB = 1 holds [out, in]; MatMul and Gemm without it hold [in, out].
+        let trans_b = op == "Gemm" && attr_i(node, "transB", 0) == 1;
+        if op == "Gemm" {
+            if attr_i(node, "transA", 0) != 0 || attr(node, "alpha").is_some_and(|a| a.f != 1.0) {
+                return Err(ctx.unsupported(node, "only Gemm with alpha 1 and no transA is supported"));
+            }
+            self.no_bias(node, "an fc bias is not supported")?;
+        }
+        let (out, fan_in) = if trans_b { (r, k) } else { (k, r) };
+        if fan_in != shape.len() {
+            return Err(ctx.unsupported(node, format!("it takes {fan_in} inputs but gets {}", shape.len())));
+        }
+        let weight = Array2::from_shape_fn((out, fan_in), |(o, j)| {
+            (if trans_b { w.data[o * fan_in + j] } else { w.data[j * out + o] }) as f32
+        });
+        let fc_layer = super::topology::Layer {
+            name: String::new(),
+            kind: LayerKind::Fc,
+            input: shape,
+            output: Shape::new(1, 1, out),
+            compute_index: None,
+        };
+        let weight = TrainedModel::chw_to_hwc_columns(&weight, &fc_layer);
+        self.fcs += 1;
+        self.specs.push(LayerSpec::Fc { name: format!("FC{}", self.fcs), out_features: out });
+        self.shape = Shape::new(1, 1, out);
+        self.flattened = true;
+        self.pending = Some(Pending { kind: PendingKind::Fc { out }, weight, bn: None, activated: false });
+        Ok(())
+    }
+
+    /// The model, once the data path reached the output.
+    fn finish(mut self) -> Result<TrainedModel> {
+        let ctx = self.ctx;
+        let input_quant = self.quant.ok_or_else(|| ctx.file_err("no input Quant node was found"))?;
+        match &self.pending {
+            Some(p) if matches!(p.kind, PendingKind::Fc { .. }) && p.bn.is_none() && !p.activated => {}
+            _ => return Err(ctx.file_err("the graph must end in a fully connected layer without activation")),
+        }
+        flush(&mut self.pending, &mut self.layers);
+        let classes = match self.specs.last() {
+            Some(LayerSpec::Fc { out_features, .. }) => *out_features,
+            _ => 0,
+        };
+        let mut topology = Topology { name: "imported".into(), input: self.in_shape, layers: self.specs };
+        for p in PRESETS {
+            if let Ok(t) = Topology::preset(p, classes) {
+                if t.layers == topology.layers && t.input == topology.input {
+                    topology.name = p.to_string();
+                }
+            }
+        }
+        let output = Affine { scale: self.tail.a as f32, bias: self.tail.b as f32 };
+        let m = TrainedModel { topology, input_quant, layers: self.layers, output };
+        m.validate().map_err(|e| e.in_file(ctx.path))?;
+        Ok(m)
+    }
 }
 
 /// Moves a finished layer into the model.
 fn flush(pending: &mut Option<Pending>, layers: &mut Vec<TrainedLayer>) {
     if let Some(p) = pending.take() {
         layers.push(TrainedLayer { weight: p.weight, bn: p.bn });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c(dims: &[usize], data: Vec<f64>) -> Const {
+        Const { dims: dims.to_vec(), data }
+    }
+
+    #[test]
+    fn reshape_counts_are_checked() {
+        let node = NodeProto { op_type: "Reshape".into(), ..Default::default() };
+        let data = c(&[4, 3], (0..12).map(f64::from).collect());
+        let shape = |v: &[f64]| c(&[v.len()], v.to_vec());
+        assert_eq!(fold_const(&node, &[&data, &shape(&[2.0, -1.0])]).unwrap().dims, [2, 6]);
+        assert_eq!(fold_const(&node, &[&data, &shape(&[0.0, -1.0])]).unwrap().dims, [4, 3]);
+        assert!(fold_const(&node, &[&data, &shape(&[-1.0, -1.0])]).is_none());
+        assert!(fold_const(&node, &[&data, &shape(&[5.0, -1.0])]).is_none());
+        // 2^32 · 2^32 wraps to 0 in unchecked arithmetic: an empty tensor reshaped to it was
+        // accepted as a [2^32, 2^32] constant.
+        let empty = c(&[0], vec![]);
+        assert!(fold_const(&node, &[&empty, &shape(&[4294967296.0, 4294967296.0])]).is_none());
+        assert!(fold_const(&node, &[&empty, &shape(&[-7.0])]).is_none());
     }
 }

@@ -8,8 +8,11 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::limits::{self, MAX_CLASSES, MAX_MACS_PER_IMAGE, MAX_MAP_ELEMENTS};
 
-/// Height, width, channels of a feature map (NHWC without the batch).
+/// Height, width, channels of a feature map (NHWC without the batch). Counts saturate instead
+/// of wrapping; [`Topology::resolve`] holds every map of a valid topology to
+/// [`MAX_MAP_ELEMENTS`], so they are exact there.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Shape {
     pub height: usize,
@@ -22,10 +25,14 @@ impl Shape {
         Shape { height, width, channels }
     }
     pub fn pixels(&self) -> usize {
-        self.height * self.width
+        self.height.saturating_mul(self.width)
     }
     pub fn len(&self) -> usize {
-        self.height * self.width * self.channels
+        self.pixels().saturating_mul(self.channels)
+    }
+    /// The value count, None if it overflows or exceeds [`MAX_MAP_ELEMENTS`].
+    pub fn checked_len(&self) -> Option<usize> {
+        self.height.checked_mul(self.width)?.checked_mul(self.channels).filter(|&n| n <= MAX_MAP_ELEMENTS)
     }
     pub fn is_empty(&self) -> bool {
         self.len() == 0
@@ -109,9 +116,10 @@ impl Layer {
     pub fn is_compute(&self) -> bool {
         self.compute_index.is_some()
     }
-    /// Multiply-accumulates per image.
+    /// Multiply-accumulates per image (a resolved topology keeps the sum over its layers within
+    /// [`MAX_MACS_PER_IMAGE`]; saturates otherwise).
     pub fn macs(&self) -> usize {
-        self.fan_in() * self.output.len()
+        self.fan_in().saturating_mul(self.output.len())
     }
 }
 
@@ -137,6 +145,12 @@ impl Topology {
             "ucnv" | "u-cnv" | "µ-cnv" | "µcnv" => (16, 32, 64, 128, false),
             other => return Err(Error::invalid(format!("unknown preset '{other}' (known: {})", PRESETS.join(", ")))),
         };
+        if !(1..=MAX_CLASSES).contains(&classes) {
+            return Err(Error::invalid(format!(
+                "--classes {classes} is out of range: a preset has 1 to {MAX_CLASSES} classes ({})",
+                limits::named("MAX_CLASSES", MAX_CLASSES)
+            )));
+        }
         let mut layers = vec![
             conv("Conv1_1", c1),
             conv("Conv1_2", c1),
@@ -183,6 +197,15 @@ impl Topology {
     /// Checks the description and computes every layer's shapes.
     pub fn resolve(&self) -> Result<Vec<Layer>> {
         let bad = |msg: String| Err(Error::invalid(format!("topology '{}': {msg}", self.name)));
+        let too_large = |what: String, shape: Shape| {
+            bad(format!(
+                "{what} {shape} has more values than binarycop handles in one map ({})",
+                limits::named("MAX_MAP_ELEMENTS", MAX_MAP_ELEMENTS)
+            ))
+        };
+        if self.input.checked_len().is_none() {
+            return too_large("the input".into(), self.input);
+        }
         if self.input.is_empty() {
             return bad(format!("input shape {} is empty", self.input));
         }
@@ -193,6 +216,7 @@ impl Topology {
         let mut shape = self.input;
         let mut compute = 0;
         let mut seen_fc = false;
+        let mut macs = 0usize;
         let mut names: Vec<String> = Vec::new();
         for (i, spec) in self.layers.iter().enumerate() {
             let name = spec.name();
@@ -253,7 +277,21 @@ impl Topology {
                     (LayerKind::Fc, Shape::new(1, 1, out_features), Some(compute - 1))
                 }
             };
-            out.push(Layer { name: name.to_string(), kind, input: shape, output, compute_index: ci });
+            if output.checked_len().is_none() {
+                return too_large(format!("layer '{name}': its output"), output);
+            }
+            let layer = Layer { name: name.to_string(), kind, input: shape, output, compute_index: ci };
+            let layer_macs = layer.fan_in().checked_mul(output.len());
+            macs = match layer_macs.and_then(|m| m.checked_add(macs)).filter(|&m| m <= MAX_MACS_PER_IMAGE) {
+                Some(m) => m,
+                None => {
+                    return bad(format!(
+                        "layer '{name}': the network needs more multiply-accumulates per image than binarycop                          handles ({})",
+                        limits::named("MAX_MACS_PER_IMAGE", MAX_MACS_PER_IMAGE)
+                    ))
+                }
+            };
+            out.push(layer);
             shape = output;
         }
         match self.layers.last() {
@@ -359,6 +397,19 @@ mod tests {
                 "topology JSON",
             ),
             (r#"{"name":"x""#, "topology JSON"),
+            // (2^62 + 1)·4·1 wraps to 4 in unchecked arithmetic: such an input validated.
+            (
+                r#"{"name":"x","input":{"height":4611686018427387905,"width":4,"channels":1},"layers":[{"type":"fc","name":"b","out_features":2}]}"#,
+                "MAX_MAP_ELEMENTS",
+            ),
+            (
+                r#"{"name":"x","input":{"height":4,"width":4,"channels":1},"layers":[{"type":"fc","name":"b","out_features":18446744073709551615}]}"#,
+                "MAX_MAP_ELEMENTS",
+            ),
+            (
+                r#"{"name":"x","input":{"height":4096,"width":4096,"channels":1},"layers":[{"type":"fc","name":"b","out_features":4096}]}"#,
+                "MAX_MACS_PER_IMAGE",
+            ),
         ];
         for (json, want) in cases {
             let err = Topology::from_json(json).unwrap_err().to_string();

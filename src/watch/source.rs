@@ -105,7 +105,7 @@ impl FrameSource for Folder {
         }
         let path = &self.files[self.next];
         self.next += 1;
-        let rgb = crate::data::decode_image(path, 3)?;
+        let rgb = crate::data::decode_picture(path, 3, &crate::data::DecodeBound::RESIZED_TO_MODEL)?;
         let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
         Ok(Some(Frame { name, rgb }))
     }

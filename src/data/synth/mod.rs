@@ -81,10 +81,11 @@ mod rng;
 use ndarray::{Array1, Array2, Array3, Array4, ArrayView2, Axis};
 use rayon::prelude::*;
 
-pub use output::write_dataset;
+pub use output::{write_set, SetSummary, CHUNK};
 pub use post::{BLOCKS_AMPLITUDE, CORNER_DELTA};
 
 use crate::error::{Error, Result};
+use crate::limits::MAX_SYNTH_COUNT;
 use rng::{Rng, Stream};
 
 /// Bumped whenever the same configuration would draw different images.
@@ -462,8 +463,12 @@ impl Config {
     }
 
     pub fn validate(&self) -> Result<()> {
-        if self.count == 0 {
-            return Err(Error::invalid("--count must be at least 1"));
+        if !(1..=MAX_SYNTH_COUNT).contains(&self.count) {
+            return Err(Error::invalid(format!(
+                "--count must be between 1 and {MAX_SYNTH_COUNT}, got {} ({})",
+                self.count,
+                crate::limits::named("MAX_SYNTH_COUNT", MAX_SYNTH_COUNT)
+            )));
         }
         if self.size == 0 {
             return Err(Error::invalid("--size must be at least 1"));

@@ -1,5 +1,7 @@
-//! Writing a generated set to a folder, all or nothing: everything goes into a hidden sibling
-//! folder that is renamed into place at the end, so a failure leaves no half-written set.
+//! Writing a generated set to a folder, all or nothing ([`crate::output::write_dir`]: a hidden
+//! sibling folder renamed into place at the end), and streamed: images are drawn
+//! [`CHUNK`] at a time and written as they come, the `.npy` headers first (the count is known),
+//! so memory does not grow with `--count`.
 //!
 //! DIR/images.npy (uint8 N×S×S×3), labels.npy (int64 N), parts.npy (uint8 N×S×S),
 //! images/NNNNNN.png (RGB), parts/NNNNNN.png (palette PNG: pixel index = part label),
@@ -12,157 +14,186 @@
 //! meta.json's `classes`, `display_names` and per-wear decisive regions; the paper's set is
 //! written exactly as before.
 
-use std::path::{Path, PathBuf};
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
 
-use ndarray::Axis;
-use ndarray_npy::WriteNpyExt;
+use ndarray::IxDyn;
 use rayon::prelude::*;
 
 use super::{
-    ClassSet, Dataset, Part, Wear, GENERATOR_VERSION, MASKEDFACE_NET_NAMES, PART_COUNT, PUBLISHED_DISPLAY_NAMES,
+    ClassSet, Config, Part, Sample, Wear, GENERATOR_VERSION, MASKEDFACE_NET_NAMES, PART_COUNT, PUBLISHED_DISPLAY_NAMES,
 };
 use crate::error::{Error, Result};
+use crate::output::{write_dir, Owner};
 
 /// The `generator` field of meta.json; a folder whose meta.json has it may be replaced.
 const GENERATOR: &str = "binarycop synth";
 
-/// Writes `ds` to `dir`, replacing an earlier `binarycop synth` output there; refuses a
-/// folder holding anything else.
-pub fn write_dataset(ds: &Dataset, dir: &Path) -> Result<()> {
-    let name = dir.file_name().ok_or_else(|| Error::file(dir, "--out must name a folder"))?.to_string_lossy();
-    let parent = match dir.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&parent)
-        .map_err(|e| Error::file(&parent, format!("cannot create the output's parent folder: {e}")))?;
-    let existing = check_existing(dir)?;
+/// Images drawn (in parallel) and written per step.
+pub const CHUNK: usize = 256;
 
-    let tmp = parent.join(format!(".{name}.synth-tmp{}", std::process::id()));
-    if tmp.exists() {
-        let _ = std::fs::remove_dir_all(&tmp);
-    }
-    std::fs::create_dir(&tmp)
-        .map_err(|e| Error::file(dir, format!("cannot write the output folder ({}): {e}", tmp.display())))?;
-    if let Err(e) = write_all(ds, &tmp) {
-        let _ = std::fs::remove_dir_all(&tmp);
-        return Err(e.in_file(dir));
-    }
-    let io = |e: std::io::Error| Error::file(dir, format!("cannot move the new set into place: {e}"));
-    let result = match existing {
-        Existing::None => std::fs::rename(&tmp, dir).map_err(io),
-        Existing::Empty => std::fs::remove_dir(dir).and_then(|_| std::fs::rename(&tmp, dir)).map_err(io),
-        Existing::Synth => {
-            let old = parent.join(format!(".{name}.synth-old{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&old);
-            std::fs::rename(dir, &old).map_err(io).and_then(|_| match std::fs::rename(&tmp, dir) {
-                Ok(()) => {
-                    let _ = std::fs::remove_dir_all(&old);
-                    Ok(())
-                }
-                Err(e) => {
-                    let _ = std::fs::rename(&old, dir);
-                    Err(io(e))
-                }
-            })
+/// What was written: images per class, and how many faces show another class than their label.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SetSummary {
+    /// One count per class of the set's [`ClassSet`].
+    pub class_counts: Vec<usize>,
+    pub conflicts: usize,
+}
+
+const OWNER: Owner = Owner {
+    tag: "synth",
+    what: "a `binarycop synth` output (no meta.json from it)",
+    is_ours: |d| {
+        std::fs::read_to_string(d.join("meta.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .is_some_and(|v| v["generator"] == GENERATOR)
+    },
+};
+
+/// Draws the set `config` describes into `dir`, replacing an earlier `binarycop synth` output
+/// there; refuses a folder holding anything else.
+pub fn write_set(config: &Config, dir: &Path) -> Result<SetSummary> {
+    config.validate()?;
+    let mut summary = None;
+    write_dir(dir, &OWNER, |tmp| {
+        let mut w = SetWriter::create(config, tmp)?;
+        for start in (0..config.count).step_by(CHUNK) {
+            let end = (start + CHUNK).min(config.count);
+            let samples: Vec<Sample> =
+                (start as u64..end as u64).into_par_iter().map(|i| super::render_valid(config, i)).collect();
+            w.push(&samples)?;
         }
-    };
-    if result.is_err() {
-        let _ = std::fs::remove_dir_all(&tmp);
-    }
-    result
-}
-
-enum Existing {
-    None,
-    Empty,
-    Synth,
-}
-
-fn check_existing(dir: &Path) -> Result<Existing> {
-    let meta = match std::fs::symlink_metadata(dir) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Existing::None),
-        Err(e) => return Err(Error::file(dir, format!("cannot inspect --out: {e}"))),
-        Ok(m) => m,
-    };
-    if !meta.is_dir() {
-        return Err(Error::file(dir, "--out exists and is not a folder"));
-    }
-    let mut entries = std::fs::read_dir(dir).map_err(|e| Error::file(dir, format!("cannot read --out: {e}")))?;
-    if entries.next().is_none() {
-        return Ok(Existing::Empty);
-    }
-    let ours = std::fs::read_to_string(dir.join("meta.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .is_some_and(|v| v["generator"] == GENERATOR);
-    if ours {
-        Ok(Existing::Synth)
-    } else {
-        Err(Error::file(
-            dir,
-            "--out is a non-empty folder that is not a `binarycop synth` output (no meta.json from it); \
-             choose a new folder or empty this one",
-        ))
-    }
+        summary = Some(w.finish()?);
+        Ok(())
+    })?;
+    Ok(summary.expect("write_dir ran the writer"))
 }
 
 fn file_name(i: usize) -> String {
     format!("{i:06}.png")
 }
 
-fn write_all(ds: &Dataset, dir: &Path) -> Result<()> {
-    let write = |name: &str, bytes: &[u8]| {
-        let p = dir.join(name);
-        std::fs::write(&p, bytes).map_err(|e| Error::file(&p, format!("cannot write: {e}")))
-    };
-    let npy = |name: &str, f: &dyn Fn(&mut Vec<u8>) -> std::result::Result<(), ndarray_npy::WriteNpyError>| {
-        let mut buf = Vec::new();
-        f(&mut buf).map_err(|e| Error::file(dir.join(name), format!("cannot encode: {e}")))?;
-        write(name, &buf)
-    };
-    npy("images.npy", &|b| ds.images.write_npy(b))?;
-    npy("labels.npy", &|b| ds.labels.write_npy(b))?;
-    npy("parts.npy", &|b| ds.parts.write_npy(b))?;
-    let conflict = ds.config.conflict > 0.0;
-    if conflict {
-        npy("face_classes.npy", &|b| ds.face_classes.write_npy(b))?;
-    }
-    let published = ds.config.classes == ClassSet::Published;
-    if published {
-        npy("wears.npy", &|b| ds.wears.write_npy(b))?;
+fn io_err(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
+    move |e| Error::file(path, format!("cannot write: {e}"))
+}
+
+/// An .npy whose header (for `shape`) is written first; the data follows as it is pushed.
+fn npy_file<A: ndarray_npy::WritableElement>(path: &Path, shape: &[usize]) -> Result<BufWriter<File>> {
+    let f = File::create(path).map_err(io_err(path))?;
+    ndarray_npy::write_zeroed_npy::<A, _>(&f, IxDyn(shape))
+        .map_err(|e| Error::file(path, format!("cannot write: {e}")))?;
+    Ok(BufWriter::new(f))
+}
+
+/// The open files of a set being written.
+struct SetWriter<'a> {
+    config: &'a Config,
+    dir: &'a Path,
+    images: BufWriter<File>,
+    labels: BufWriter<File>,
+    parts: BufWriter<File>,
+    faces: Option<BufWriter<File>>,
+    /// wears.npy, for the published classes.
+    wears: Option<BufWriter<File>>,
+    csv: BufWriter<File>,
+    summary: SetSummary,
+    /// Every image's face class (one byte each), for meta.json; only with `--conflict`.
+    face_classes: Vec<u8>,
+    written: usize,
+}
+
+impl<'a> SetWriter<'a> {
+    fn create(config: &'a Config, dir: &'a Path) -> Result<Self> {
+        let (n, s) = (config.count, config.size as usize);
+        let conflict = config.conflict > 0.0;
+        for sub in ["images", "parts"] {
+            let p = dir.join(sub);
+            std::fs::create_dir(&p).map_err(|e| Error::file(&p, format!("cannot create: {e}")))?;
+        }
+        let images = npy_file::<u8>(&dir.join("images.npy"), &[n, s, s, 3])?;
+        let labels = npy_file::<i64>(&dir.join("labels.npy"), &[n])?;
+        let parts = npy_file::<u8>(&dir.join("parts.npy"), &[n, s, s])?;
+        let faces = if conflict { Some(npy_file::<i64>(&dir.join("face_classes.npy"), &[n])?) } else { None };
+        let published = config.classes == ClassSet::Published;
+        let wears = if published { Some(npy_file::<i64>(&dir.join("wears.npy"), &[n])?) } else { None };
+        let csv_path = dir.join("labels.csv");
+        let mut csv = BufWriter::new(File::create(&csv_path).map_err(io_err(&csv_path))?);
+        csv.write_all((csv_header(conflict, published) + "\n").as_bytes()).map_err(io_err(&csv_path))?;
+        Ok(SetWriter {
+            config,
+            dir,
+            images,
+            labels,
+            parts,
+            faces,
+            wears,
+            csv,
+            summary: SetSummary { class_counts: vec![0; config.classes.count()], conflicts: 0 },
+            face_classes: Vec::new(),
+            written: 0,
+        })
     }
 
-    for sub in ["images", "parts"] {
-        let p = dir.join(sub);
-        std::fs::create_dir(&p).map_err(|e| Error::file(&p, format!("cannot create: {e}")))?;
+    /// Writes the next samples (in index order).
+    fn push(&mut self, samples: &[Sample]) -> Result<()> {
+        let (dir, s) = (self.dir, self.config.size);
+        samples.par_iter().try_for_each(|smp| {
+            let name = file_name(smp.index as usize);
+            let rgb = smp.image.as_slice().expect("standard layout");
+            let labels = smp.parts.as_slice().expect("standard layout");
+            for (sub, data, palette) in [("images", rgb, false), ("parts", labels, true)] {
+                let p = dir.join(sub).join(&name);
+                let png = png_bytes(s, data, palette).map_err(|e| Error::file(&p, e))?;
+                std::fs::write(&p, png).map_err(io_err(&p))?;
+            }
+            Ok::<(), Error>(())
+        })?;
+        let err = io_err(dir);
+        for smp in samples {
+            let i = smp.index as usize;
+            debug_assert_eq!(i, self.written);
+            self.images.write_all(smp.image.as_slice().expect("standard layout")).map_err(&err)?;
+            self.parts.write_all(smp.parts.as_slice().expect("standard layout")).map_err(&err)?;
+            self.labels.write_all(&(smp.class as i64).to_ne_bytes()).map_err(&err)?;
+            let mut row = format!(
+                "{i},images/{},{},{},{}",
+                file_name(i),
+                smp.class,
+                self.config.classes.names()[smp.class],
+                smp.variation.name()
+            );
+            if let Some(f) = &mut self.faces {
+                f.write_all(&(smp.face_class as i64).to_ne_bytes()).map_err(&err)?;
+                self.face_classes.push(smp.face_class as u8);
+                row.push_str(&format!(",{}", smp.face_class));
+            }
+            if let Some(f) = &mut self.wears {
+                f.write_all(&(smp.wear.index() as i64).to_ne_bytes()).map_err(&err)?;
+                row.push_str(&format!(",{}", smp.wear.name()));
+            }
+            row.push('\n');
+            self.csv.write_all(row.as_bytes()).map_err(&err)?;
+            self.summary.class_counts[smp.class] += 1;
+            self.summary.conflicts += usize::from(smp.face_class != smp.class);
+            self.written += 1;
+        }
+        Ok(())
     }
-    let s = ds.config.size;
-    (0..ds.labels.len()).into_par_iter().try_for_each(|i| {
-        let img = ds.images.index_axis(Axis(0), i);
-        let parts = ds.parts.index_axis(Axis(0), i);
-        let name = file_name(i);
-        let rgb: Vec<u8> = img.iter().copied().collect();
-        let labels: Vec<u8> = parts.iter().copied().collect();
-        write(&format!("images/{name}"), &png_bytes(s, &rgb, false).map_err(|e| Error::file(dir.join(&name), e))?)?;
-        write(&format!("parts/{name}"), &png_bytes(s, &labels, true).map_err(|e| Error::file(dir.join(&name), e))?)
-    })?;
 
-    let mut csv = csv_header(conflict, published);
-    csv.push('\n');
-    let names = ds.config.classes.names();
-    for (i, (&label, v)) in ds.labels.iter().zip(&ds.variations).enumerate() {
-        csv.push_str(&format!("{i},images/{},{label},{},{}", file_name(i), names[label as usize], v.name()));
-        if conflict {
-            csv.push_str(&format!(",{}", ds.face_classes[i]));
+    /// Flushes the files and writes meta.json.
+    fn finish(self) -> Result<SetSummary> {
+        let err = io_err(self.dir);
+        let files = [Some(self.images), Some(self.labels), Some(self.parts), self.faces, self.wears, Some(self.csv)];
+        for f in files.into_iter().flatten() {
+            f.into_inner().map_err(|e| err(e.into_error()))?.sync_all().map_err(&err)?;
         }
-        if published {
-            csv.push_str(&format!(",{}", Wear::ALL[ds.wears[i] as usize].name()));
-        }
-        csv.push('\n');
+        let meta = meta(self.config, &self.summary, &self.face_classes);
+        let p = self.dir.join("meta.json");
+        std::fs::write(&p, serde_json::to_string_pretty(&meta).expect("JSON")).map_err(io_err(&p))?;
+        Ok(self.summary)
     }
-    write("labels.csv", csv.as_bytes())?;
-    write("meta.json", serde_json::to_string_pretty(&meta(ds)).expect("JSON").as_bytes())
 }
 
 fn csv_header(conflict: bool, published: bool) -> String {
@@ -193,13 +224,9 @@ fn png_bytes(size: u32, data: &[u8], palette: bool) -> std::result::Result<Vec<u
     Ok(buf)
 }
 
-fn meta(ds: &Dataset) -> serde_json::Value {
-    let c = &ds.config;
+fn meta(c: &Config, summary: &SetSummary, face_classes: &[u8]) -> serde_json::Value {
+    let counts = &summary.class_counts;
     let names = c.classes.names();
-    let mut counts = vec![0usize; names.len()];
-    for &l in &ds.labels {
-        counts[l as usize] += 1;
-    }
     let region = |parts: &[Part]| {
         serde_json::json!({
             "parts": parts.iter().map(|p| p.name()).collect::<Vec<_>>(),
@@ -264,17 +291,16 @@ fn meta(ds: &Dataset) -> serde_json::Value {
         meta["files"]["labels.csv"] = csv_header(c.conflict > 0.0, true).into();
     }
     if c.conflict > 0.0 {
-        let n = ds.labels.iter().zip(&ds.face_classes).filter(|(l, f)| l != f).count();
         meta["conflict"] = serde_json::json!({
             "fraction": c.conflict,
-            "conflicting_images": n,
+            "conflicting_images": summary.conflicts,
             "description": format!(
                 "each image shows, with probability `fraction` (seeded per image), a face of one of the {} other \
                  classes (uniformly), while its label and the artifact's cue follow the label; the part map is the \
                  drawn face's",
                 ["", "one", "two", "three"][names.len() - 1]
             ),
-            "face_classes": ds.face_classes.iter().collect::<Vec<_>>(),
+            "face_classes": face_classes,
         });
         meta["files"]["face_classes.npy"] = serde_json::json!("int64 N (the class the face shows)");
         meta["files"]["labels.csv"] = csv_header(true, c.classes == ClassSet::Published).into();
