@@ -55,7 +55,7 @@ fn main() {
     let mut c = Criterion::default().configure_from_args();
     bench(&mut c);
     c.final_summary();
-    println!("\nkernel: {}", binarycop::engine::kernels::best().name());
+    println!("\nkernel: {}", binarycop::engine::kernels::best().expect("BINARYCOP_KERNEL").name());
     println!("{:<6} {:>5} {:>14} {:>14} {:>10}", "model", "batch", "engine/img", "reference/img", "ratio");
     for name in ["cnv", "ncnv", "ucnv"] {
         for n in [1, BATCH] {

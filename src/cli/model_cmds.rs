@@ -233,6 +233,9 @@ pub fn fold(args: FoldArgs, out: &mut String) -> Result<()> {
         dest.display(),
         size
     );
+    if let Some(trained) = &loaded.trained {
+        let _ = writeln!(out, "{}", model::streamline::near_ties_text(&model::streamline::near_ties(trained)?));
+    }
     Ok(())
 }
 
@@ -241,11 +244,12 @@ pub fn info(args: InfoArgs, out: &mut String) -> Result<()> {
 
     let loaded = model::load_with(&model, topology_of(&topo)?)?;
     let info = model::describe(&loaded.folded);
+    let kernel = kernels::best()?;
     if json {
         let _ = writeln!(out, "{}", serde_json::to_string_pretty(&info).expect("JSON"));
     } else {
         out.push_str(&model::describe_text(&info));
-        let _ = writeln!(out, "kernel on this machine: {}", kernels::best().name());
+        let _ = writeln!(out, "kernel on this machine: {}", kernel.name());
     }
     Ok(())
 }

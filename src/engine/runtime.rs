@@ -106,7 +106,7 @@ pub struct Engine {
 
 impl Engine {
     pub fn new(model: FoldedModel) -> Result<Engine> {
-        let kernel = kernels::best();
+        let kernel = kernels::best()?;
         let layers = model.validate()?;
         let mut plans = Vec::with_capacity(layers.len());
         for l in &layers {
