@@ -9,6 +9,7 @@
 pub mod backprop;
 pub mod base;
 pub mod compare;
+pub mod drift;
 pub mod methods;
 pub mod render;
 pub mod report;

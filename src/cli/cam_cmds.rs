@@ -8,7 +8,7 @@ use ndarray::{Array2, Axis};
 use ndarray_npy::WriteNpyExt;
 
 use super::{topology_of, TopologyArgs};
-use crate::cam::{self, compare, methods, read_exported, render, Deployed, Post, Request, Route, Ste, Training};
+use crate::cam::{self, drift, methods, read_exported, render, Deployed, Post, Request, Route, Ste, Training};
 use crate::engine::Engine;
 use crate::error::{write_atomic, Error, Result};
 use crate::model;
@@ -239,159 +239,28 @@ pub fn compare(a: CompareArgs, out: &mut String) -> Result<()> {
     let trained = loaded.trained.ok_or_else(|| {
         Error::file(&a.model, "a folded artifact has no training graph; pass the .onnx or parameter .npz")
     })?;
-    let method_list: Vec<&'static dyn cam::CamMethod> =
+    let methods: Vec<&'static dyn cam::CamMethod> =
         a.method.split(',').map(|m| methods::by_name(m.trim())).collect::<Result<_>>()?;
     let layer = loaded.folded.topology.find_layer(&a.layer)?;
     let (batch, names) = crate::data::load_images(&a.images, loaded.folded.topology.input)?;
     let engine = Engine::new(loaded.folded)?;
     let reference = Reference::new(trained)?;
-    let deployed = Deployed::new(&engine);
-    let training = Training::new(&reference);
-    let post = a.post.post();
-    let against_dir = (a.against != "training").then(|| PathBuf::from(&a.against));
-    if let Some(d) = &against_dir {
-        if !d.is_dir() {
-            return Err(Error::file(d, "--against must be 'training' or a folder of toolbox exports"));
-        }
-        if method_list.iter().any(|m| m.name() != "gradcam") {
-            return Err(Error::invalid(
-                "toolbox exports hold activations and gradients: only --method gradcam compares with them",
-            ));
-        }
-    }
-    create_dir(&a.out)?;
-    let size = (batch.dim().1, batch.dim().2);
-    let classes = engine.classes();
-    let mut rows = Vec::new();
-    // Per class: rows of tiles (raw, then deployed and reference per method).
-    let mut grids: Vec<Vec<Vec<image::RgbImage>>> = vec![Vec::new(); classes];
+    let study = drift::Study {
+        engine: &engine,
+        reference: &reference,
+        layer,
+        methods,
+        against: drift::Against::parse(&a.against)?,
+        ste: a.ste,
+        post: a.post.post(),
+        steps: a.steps,
+        model: a.model.display().to_string(),
+    };
     let bar = progress(batch.dim().0, "comparing CAMs");
-    for (i, img) in batch.axis_iter(Axis(0)).enumerate() {
-        let raw = render::to_rgb(img);
-        let mut tiles = vec![render::enlarge(&raw, 3)];
-        let mut per_method = serde_json::Map::new();
-        let mut class = 0;
-        for &method in &method_list {
-            let req = Request { layer, method, class: None, ste: a.ste, post };
-            let dep = cam::compute(&deployed, img, &req)?;
-            class = dep.class;
-            // The same class on both routes, so the maps answer the same question.
-            let other = match &against_dir {
-                None => cam::compute(&training, img, &Request { class: Some(dep.class), ..req })?,
-                Some(d) => {
-                    let act = read_exported(&d.join(format!("{i}/activations.npz")), "arr_0", false)?;
-                    let grad = read_exported(&d.join(format!("{i}/gradients.npz")), "arr_0", false)?;
-                    cam::from_exported(&act, &grad, size, post)?
-                }
-            };
-            let sim = compare::similarity(&dep.heatmap.map, &other.heatmap.map);
-            let faith = compare::faithfulness(&engine, img, &dep.heatmap.map, dep.class, a.steps)?;
-            for map in [&dep.heatmap.map, &other.heatmap.map] {
-                tiles.push(render::enlarge(&render::overlay(&raw, &render::colorize(map)), 3));
-            }
-            per_method.insert(
-                method.name().to_string(),
-                serde_json::json!({
-                    "deployed_constant": dep.heatmap.constant,
-                    "reference_constant": other.heatmap.constant,
-                    "similarity": sim,
-                    "faithfulness": faith,
-                }),
-            );
-        }
-        grids[class].push(tiles);
-        rows.push(serde_json::json!({ "input": names[i], "class": class, "methods": per_method }));
-        bar.inc(1);
-    }
+    let result = study.run(batch.view(), &names, &|| bar.inc(1))?;
     bar.finish_and_clear();
-    let mut methods_summary = serde_json::Map::new();
-    for m in &method_list {
-        let vals = |path: &[&str]| -> Vec<f64> {
-            rows.iter().filter_map(|r| path.iter().fold(&r["methods"][m.name()], |v, k| &v[*k]).as_f64()).collect()
-        };
-        let mean = |path: &[&str]| -> Option<f64> {
-            let v = vals(path);
-            (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
-        };
-        let drifted =
-            rows.iter().filter(|r| r["methods"][m.name()]["similarity"]["drift"].as_bool() == Some(true)).count();
-        methods_summary.insert(
-            m.name().to_string(),
-            serde_json::json!({
-                "images": rows.len(),
-                "drifted": drifted,
-                "mean": {
-                    "pearson": mean(&["similarity", "pearson"]),
-                    "spearman": mean(&["similarity", "spearman"]),
-                    "cosine": mean(&["similarity", "cosine"]),
-                    "iou_top10": mean(&["similarity", "iou_top10"]),
-                    "iou_top20": mean(&["similarity", "iou_top20"]),
-                    "ssim": mean(&["similarity", "ssim"]),
-                    "deletion_auc": mean(&["faithfulness", "deletion_auc"]),
-                    "insertion_auc": mean(&["faithfulness", "insertion_auc"]),
-                },
-            }),
-        );
-    }
-    let mut per_class = serde_json::Map::new();
-    for c in 0..classes {
-        let in_class: Vec<&serde_json::Value> = rows.iter().filter(|r| r["class"] == c).collect();
-        let mut by_method = serde_json::Map::new();
-        for m in &method_list {
-            let p: Vec<f64> =
-                in_class.iter().filter_map(|r| r["methods"][m.name()]["similarity"]["pearson"].as_f64()).collect();
-            by_method.insert(
-                m.name().to_string(),
-                serde_json::json!({ "images": in_class.len(), "mean_pearson": (!p.is_empty()).then(|| p.iter().sum::<f64>() / p.len() as f64) }),
-            );
-        }
-        per_class.insert(c.to_string(), serde_json::Value::Object(by_method));
-    }
-    let summary = serde_json::json!({
-        "model": a.model.display().to_string(),
-        "layer": engine.layers()[layer].name,
-        "against": a.against,
-        "ste": format!("{:?}", a.ste).to_lowercase(),
-        "relu": post.relu,
-        "interp": format!("{:?}", post.interp).to_lowercase(),
-        "drift_threshold_pearson": compare::DRIFT_PEARSON,
-        "columns": std::iter::once("raw".to_string())
-            .chain(method_list.iter().flat_map(|m| [format!("deployed {}", m.name()), format!("{} {}", a.against, m.name())]))
-            .collect::<Vec<_>>(),
-        "methods": methods_summary,
-        "per_class": per_class,
-        "per_image": rows,
-    });
-    let mut figures = Vec::new();
-    for (c, g) in grids.iter().enumerate().filter(|(_, g)| !g.is_empty()) {
-        let png = render::png_bytes(&render::grid(g, 4))?;
-        let file = a.out.join(format!("grid_class{c}.png"));
-        write_atomic(&file, &png)?;
-        figures.push((format!("Class {c}: raw | deployed | {} (per method)", a.against), png));
-    }
-    write_atomic(&a.out.join("metrics.json"), serde_json::to_string_pretty(&summary).expect("JSON").as_bytes())?;
-    let title = format!("binarycop: deployed vs {} CAMs at {}", a.against, engine.layers()[layer].name);
-    write_atomic(&a.out.join("report.html"), cam::report::compare_report(&title, &summary, &figures).as_bytes())?;
-    let f = |v: &serde_json::Value| v.as_f64().map_or("n/a".to_string(), |x| format!("{x:.3}"));
-    for (name, m) in &methods_summary {
-        let mean = &m["mean"];
-        let _ = writeln!(
-            out,
-            "{name} on {}: deployed vs {} over {} images: Pearson {}, Spearman {}, IoU@10% {}, IoU@20% {}, SSIM {}, deletion AUC {}, insertion AUC {}; {} flagged as drift (Pearson < {})",
-            engine.layers()[layer].name,
-            a.against,
-            m["images"],
-            f(&mean["pearson"]),
-            f(&mean["spearman"]),
-            f(&mean["iou_top10"]),
-            f(&mean["iou_top20"]),
-            f(&mean["ssim"]),
-            f(&mean["deletion_auc"]),
-            f(&mean["insertion_auc"]),
-            m["drifted"],
-            compare::DRIFT_PEARSON
-        );
-    }
-    let _ = writeln!(out, "wrote metrics.json, report.html and {} class grids to {}", figures.len(), a.out.display());
+    let grids = result.write(&a.out)?;
+    out.push_str(&result.text());
+    let _ = writeln!(out, "wrote metrics.json, report.html and {grids} class grids to {}", a.out.display());
     Ok(())
 }
