@@ -6,7 +6,7 @@
 //! - `reference/1` and `reference/16`: the f32 reference, image by image.
 //!
 //! After the runs it prints per-image times and the reference/engine ratios from criterion's
-//! estimates.
+//! estimates. BINARYCOP_BENCH_CLOCK=cpu times process CPU time (see benches/common).
 
 mod common;
 
@@ -16,6 +16,7 @@ use binarycop::engine::Engine;
 use binarycop::model::random::random_model;
 use binarycop::model::{FoldedModel, Topology};
 use binarycop::reference::Reference;
+use criterion::measurement::Measurement;
 use criterion::{BenchmarkId, Criterion, Throughput};
 use ndarray::{Array4, Axis};
 
@@ -29,7 +30,7 @@ fn images(n: usize) -> Array4<u8> {
     })
 }
 
-fn bench(c: &mut Criterion) {
+fn bench<M: Measurement>(c: &mut Criterion<M>) {
     let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("a one-thread pool");
     let imgs = images(BATCH);
     for name in ["cnv", "ncnv", "ucnv"] {
@@ -61,9 +62,7 @@ fn bench(c: &mut Criterion) {
 }
 
 fn main() {
-    let mut c = Criterion::default().configure_from_args();
-    bench(&mut c);
-    c.final_summary();
+    common::run(bench, bench);
     println!("\nkernel: {}", binarycop::engine::kernels::best().expect("BINARYCOP_KERNEL").name());
     println!(
         "{:<6} {:>12} {:>14} {:>14} {:>14} {:>10}",

@@ -139,3 +139,23 @@ fn fold_reports_the_near_ties_and_torch_disagrees_on_labels() {
     assert_eq!(agree as u64, meta["torch_finn_label_agreement"].as_u64().unwrap());
     assert!(agree < 32, "on this fixture torch and the accelerator disagree on most labels: {agree}");
 }
+
+/// The README: no threshold of the torch fixtures or of the embedded trained models is within
+/// one ulp of a reachable accumulator value (so torch and the accelerator agree on them).
+#[test]
+fn the_fixtures_and_trained_models_have_no_near_ties() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut models: Vec<(String, binarycop::model::TrainedModel)> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path().join("model.onnx"))
+        .map(|p| (p.display().to_string(), model::load(&p).unwrap().trained.unwrap()))
+        .collect();
+    for name in ["cnv", "ncnv", "ucnv", "ucnv_artifact"] {
+        models.push((name.into(), binarycop::demo::models::load(name).unwrap().trained));
+    }
+    assert_eq!(models.len(), 10);
+    for (name, m) in &models {
+        let near: usize = streamline::near_ties(m).unwrap().iter().map(|t| t.near_ties).sum();
+        assert_eq!(near, 0, "{name}");
+    }
+}

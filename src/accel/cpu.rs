@@ -17,10 +17,6 @@ impl CpuAccel {
         Ok(CpuAccel { engine: Engine::new(model)? })
     }
 
-    pub fn from_engine(engine: Engine) -> CpuAccel {
-        CpuAccel { engine }
-    }
-
     pub fn engine(&self) -> &Engine {
         &self.engine
     }

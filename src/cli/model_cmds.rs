@@ -48,7 +48,7 @@ pub struct InferArgs {
     #[arg(long, value_enum, default_value_t = Backend::Cpu)]
     backend: Backend,
     /// sim: a FINN folding_config.json or a paper preset (cnv, ncnv, ucnv); default: the
-    /// model's topology when it is a preset.
+    /// paper's folding when the model has a paper preset's layer shapes.
     #[arg(long)]
     folding: Option<String>,
     /// zynq: a FINN deployment folder (.hwh and .bit; the bitstream must already be loaded).

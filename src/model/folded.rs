@@ -240,11 +240,6 @@ impl FoldedModel {
         self.topology.resolve().expect("a FoldedModel is validated on construction")
     }
 
-    /// Bytes of weights and thresholds as they sit in the accelerator's memories.
-    pub fn parameter_bytes(&self) -> usize {
-        self.layers.iter().map(|l| l.weights.as_bytes().len() + l.thresholds.as_ref().map_or(0, |t| t.len() * 4)).sum()
-    }
-
     /// Logits from the last accumulator.
     pub fn logits(&self, scores: &[i32]) -> Vec<f32> {
         scores.iter().map(|&s| self.output.scale * s as f32 + self.output.bias).collect()

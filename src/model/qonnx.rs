@@ -20,7 +20,7 @@ use std::path::Path;
 use ndarray::Array2;
 use onnx_protobuf::{Message, ModelProto, NodeProto, TensorProto};
 
-use super::topology::{LayerKind, LayerSpec, Shape, Topology, PRESETS};
+use super::topology::{LayerKind, LayerSpec, Shape, Topology};
 use super::trained::{Affine, BatchNorm, InputQuant, TrainedLayer, TrainedModel};
 use crate::error::{Error, Result};
 
@@ -672,11 +672,10 @@ pub fn import_bytes(bytes: &[u8], path: &Path) -> Result<TrainedModel> {
         _ => 0,
     };
     let mut topology = Topology { name: "imported".into(), input: in_shape, layers: specs };
-    for p in PRESETS {
-        if let Ok(t) = Topology::preset(p, classes) {
-            if t.layers == topology.layers && t.input == topology.input {
-                topology.name = p.to_string();
-            }
+    // Named after the paper preset whose layers it has, names included.
+    if let Some(p) = topology.paper_preset() {
+        if Topology::preset(p, classes).is_ok_and(|t| t.layers == topology.layers) {
+            topology.name = p.to_string();
         }
     }
     let m =
