@@ -1,6 +1,12 @@
-//! The engine against the f32 reference on the same inputs: cnv, ncnv, ucnv, batch 1 and a
-//! batch of 16, on one core (a one-thread rayon pool). After the runs it prints the
-//! reference/engine ratio of each pair from criterion's estimates.
+//! The engine against the f32 reference on the same inputs: cnv, ncnv, ucnv, on one core.
+//! - `forward/1`: one image's forward pass (`Engine::scores`) on the calling thread, the same
+//!   measurement as `cargo bench --bench cam`'s `engine_forward_1core`;
+//! - `engine/1` and `engine/16`: `Engine::run_batch` inside a one-thread rayon pool
+//!   (`install` hands the closure to the pool's thread, once per batch);
+//! - `reference/1` and `reference/16`: the f32 reference, image by image.
+//!
+//! After the runs it prints per-image times and the reference/engine ratios from criterion's
+//! estimates. BINARYCOP_BENCH_CLOCK=cpu times process CPU time (see benches/common).
 
 mod common;
 
@@ -10,6 +16,7 @@ use binarycop::engine::Engine;
 use binarycop::model::random::random_model;
 use binarycop::model::{FoldedModel, Topology};
 use binarycop::reference::Reference;
+use criterion::measurement::Measurement;
 use criterion::{BenchmarkId, Criterion, Throughput};
 use ndarray::{Array4, Axis};
 
@@ -23,7 +30,7 @@ fn images(n: usize) -> Array4<u8> {
     })
 }
 
-fn bench(c: &mut Criterion) {
+fn bench<M: Measurement>(c: &mut Criterion<M>) {
     let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("a one-thread pool");
     let imgs = images(BATCH);
     for name in ["cnv", "ncnv", "ucnv"] {
@@ -33,6 +40,9 @@ fn bench(c: &mut Criterion) {
         let reference = Reference::new(trained).expect("reference");
         let mut g = c.benchmark_group(name);
         g.sample_size(10);
+        g.throughput(Throughput::Elements(1));
+        let img = imgs.index_axis(Axis(0), 0);
+        g.bench_function(BenchmarkId::new("forward", 1), |b| b.iter(|| black_box(engine.scores(img).expect("run"))));
         for n in [1, BATCH] {
             let batch = imgs.slice_axis(Axis(0), (0..n).into());
             g.throughput(Throughput::Elements(n as u64));
@@ -52,25 +62,20 @@ fn bench(c: &mut Criterion) {
 }
 
 fn main() {
-    let mut c = Criterion::default().configure_from_args();
-    bench(&mut c);
-    c.final_summary();
-    println!("\nkernel: {}", binarycop::engine::kernels::best().name());
-    println!("{:<6} {:>5} {:>14} {:>14} {:>10}", "model", "batch", "engine/img", "reference/img", "ratio");
+    common::run(bench, bench);
+    println!("\nkernel: {}", binarycop::engine::kernels::best().expect("BINARYCOP_KERNEL").name());
+    println!(
+        "{:<6} {:>12} {:>14} {:>14} {:>14} {:>10}",
+        "model", "forward", "run_batch 1", "run_batch 16", "reference/img", "ratio 16"
+    );
+    let per_img = |id: String, n: usize| common::mean_ns(&id).map(|ns| ns / n as f64 / 1e3);
     for name in ["cnv", "ncnv", "ucnv"] {
-        for n in [1, BATCH] {
-            if let (Some(e), Some(r)) =
-                (common::mean_ns(&format!("{name}/engine/{n}")), common::mean_ns(&format!("{name}/reference/{n}")))
-            {
-                println!(
-                    "{:<6} {:>5} {:>11.1} µs {:>11.1} µs {:>9.1}x",
-                    name,
-                    n,
-                    e / n as f64 / 1e3,
-                    r / n as f64 / 1e3,
-                    r / e
-                );
-            }
+        let f = per_img(format!("{name}/forward/1"), 1);
+        let b1 = per_img(format!("{name}/engine/1"), 1);
+        let b16 = per_img(format!("{name}/engine/{BATCH}"), BATCH);
+        let r16 = per_img(format!("{name}/reference/{BATCH}"), BATCH);
+        if let (Some(f), Some(b1), Some(b16), Some(r16)) = (f, b1, b16, r16) {
+            println!("{name:<6} {f:>9.1} µs {b1:>11.1} µs {b16:>11.1} µs {r16:>11.1} µs {:>9.1}x", r16 / b16);
         }
     }
 }

@@ -311,7 +311,8 @@ mod tests {
         let cfg = set_folding(&layers, 1000, 36);
         assert_eq!(cfg.attrs_for("MVAU_hls_0", OP_MVAU)["SIMD"], 32);
         assert_eq!(cfg.attrs_for("MVAU_hls_0", OP_MVAU)["PE"], 1);
-        // At target 100 SIMD stops at 32 (64 > mvau_wwidth_max 36), then PE rises to 8 (64·8 = 512... 8·8=64 < 100).
+        // At target 100 SIMD stops at 32 (the next divisor, 64, exceeds mvau_wwidth_max 36;
+        // 64·256/32 = 512 cycles), then PE rises through 1, 2, 4, 8: (64/8)·(256/32) = 64 < 100.
         let cfg = set_folding(&layers, 100, 36);
         assert_eq!(cfg.attrs_for("MVAU_hls_0", OP_MVAU)["SIMD"], 32);
         assert_eq!(cfg.attrs_for("MVAU_hls_0", OP_MVAU)["PE"], 8);

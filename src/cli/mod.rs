@@ -100,7 +100,7 @@ enum Command {
     Synth(synth_cmds::SynthArgs),
     /// Class-activation maps: from toolbox exports (the seed workflow) or from a model.
     Cam(Box<cam_cmds::CamArgs>),
-    /// Compare deployed CAMs with training-time ones (metrics.json, grid.png).
+    /// Compare deployed CAMs with training-time ones (metrics.json, report.html, grid_class<N>.png).
     Compare(cam_cmds::CompareArgs),
     /// Pack an integer .npy into FINN's packed bytes (the driver's layout unless --plain).
     Pack(hw_cmds::PackArgs),

@@ -106,7 +106,7 @@ pub struct Engine {
 
 impl Engine {
     pub fn new(model: FoldedModel) -> Result<Engine> {
-        let kernel = kernels::best();
+        let kernel = kernels::best()?;
         let layers = model.validate()?;
         let mut plans = Vec::with_capacity(layers.len());
         for l in &layers {
@@ -239,14 +239,18 @@ impl Engine {
         Ok(self.run_rest(start + 1, Act::Bits(map.clone())))
     }
 
-    /// Class scores of an N×H×W×C batch, images in parallel.
+    /// Class scores of an N×H×W×C batch, images in parallel. A single image runs on the
+    /// calling thread: handing it to rayon's pool costs a thread hand-off and buys nothing.
     pub fn run_batch(&self, images: ArrayView4<u8>) -> Result<Array2<i32>> {
         let n = images.len_of(Axis(0));
         if n == 0 {
             return Err(Error::invalid("the batch is empty"));
         }
-        let rows: Vec<Vec<i32>> =
-            (0..n).into_par_iter().map(|i| self.scores(images.index_axis(Axis(0), i))).collect::<Result<_>>()?;
+        let rows: Vec<Vec<i32>> = if n == 1 {
+            vec![self.scores(images.index_axis(Axis(0), 0))?]
+        } else {
+            (0..n).into_par_iter().map(|i| self.scores(images.index_axis(Axis(0), i))).collect::<Result<_>>()?
+        };
         let c = self.classes();
         Ok(Array2::from_shape_vec((n, c), rows.concat()).expect("each image yields one score per class"))
     }

@@ -11,6 +11,8 @@
 //! own module, the best available one is chosen at run time, a portable fallback always exists,
 //! and one test suite runs against every implementation the machine can execute.
 
+use crate::error::{Error, Result};
+
 #[cfg(target_arch = "aarch64")]
 mod neon;
 #[cfg(all(target_arch = "arm", binarycop_arm_neon))]
@@ -134,16 +136,41 @@ pub fn all() -> Vec<&'static dyn Kernel> {
     v
 }
 
-/// The fastest kernel for this machine (the last of [`all`]), unless the environment variable
-/// BINARYCOP_KERNEL names another one (for benchmarks and bisecting).
-pub fn best() -> &'static dyn Kernel {
-    let all = all();
-    if let Ok(want) = std::env::var("BINARYCOP_KERNEL") {
-        if let Some(k) = all.iter().find(|k| k.name() == want) {
-            return *k;
+/// Every kernel name binarycop knows, on any ISA.
+pub const NAMES: [&str; 6] = ["portable", "x86-popcnt", "x86-avx2", "x86-avx512", "aarch64-neon", "armv7-neon"];
+
+/// The environment variable that forces a kernel (for benchmarks and bisecting).
+pub const KERNEL_VAR: &str = "BINARYCOP_KERNEL";
+
+/// The kernel the engine uses: the one `BINARYCOP_KERNEL` names, or the fastest one this
+/// machine runs (the last of [`all`]) when the variable is unset or empty. A name that is
+/// not a kernel, or one this machine cannot run, is an error that lists the valid names, so a
+/// figure labelled with one kernel is never measured with another.
+pub fn best() -> Result<&'static dyn Kernel> {
+    match std::env::var(KERNEL_VAR) {
+        Ok(want) => select(Some(&want)),
+        Err(std::env::VarError::NotPresent) => select(None),
+        Err(std::env::VarError::NotUnicode(v)) => {
+            Err(Error::invalid(format!("{KERNEL_VAR}={v:?} is not valid UTF-8; {}", valid_names())))
         }
     }
-    *all.last().expect("the portable kernel is always there")
+}
+
+/// The kernel named `want` (None or empty: the fastest on this machine).
+pub fn select(want: Option<&str>) -> Result<&'static dyn Kernel> {
+    let all = all();
+    match want.filter(|w| !w.is_empty()) {
+        None => Ok(*all.last().expect("the portable kernel is always there")),
+        Some(w) => all.iter().find(|k| k.name() == w).copied().ok_or_else(|| {
+            let why = if NAMES.contains(&w) { "cannot run on this machine" } else { "is not a kernel" };
+            Error::invalid(format!("{KERNEL_VAR}='{w}' {why}; {}", valid_names()))
+        }),
+    }
+}
+
+fn valid_names() -> String {
+    let here: Vec<&str> = all().iter().map(|k| k.name()).collect();
+    format!("this machine runs: {}", here.join(", "))
 }
 
 /// Finds a kernel by name.
@@ -260,8 +287,23 @@ mod tests {
     #[test]
     fn best_is_listed_and_named() {
         let names: Vec<&str> = all().iter().map(|k| k.name()).collect();
-        assert!(names.contains(&best().name()));
+        assert!(names.contains(&select(None).unwrap().name()));
+        assert_eq!(select(Some("")).unwrap().name(), *names.last().unwrap());
         assert_eq!(by_name("portable").unwrap().name(), "portable");
         assert!(by_name("no-such").is_none());
+        for n in &names {
+            assert!(NAMES.contains(n), "{n} is missing from NAMES");
+        }
+    }
+
+    #[test]
+    fn an_unknown_kernel_name_is_an_error_listing_the_valid_ones() {
+        let err = select(Some("x86-avx3")).err().unwrap().to_string();
+        assert!(err.contains("BINARYCOP_KERNEL='x86-avx3' is not a kernel"), "{err}");
+        assert!(err.contains("this machine runs: portable"), "{err}");
+        let foreign = if cfg!(target_arch = "x86_64") { "armv7-neon" } else { "x86-avx2" };
+        let err = select(Some(foreign)).err().unwrap().to_string();
+        assert!(err.contains("cannot run on this machine"), "{err}");
+        assert_eq!(select(Some("portable")).unwrap().name(), "portable");
     }
 }
