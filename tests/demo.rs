@@ -69,8 +69,8 @@ fn the_demo_reproduces_the_readme_table() {
     println!("{table}");
     let want = "\
 model          data               acc  gen. acc  FPS@100MHz    latency  GC agr.  SC agr.  GC point  SC point  LC point   energy  latching
-cnv            clean              92%      100%      3051.3    1355 µs    0.983    1.000       23%       36%       91%    0.072   no 1.00
-ncnv           clean              92%       95%     12150.7     147 µs    0.986    1.000        5%       36%       73%    0.058   no 1.03
+cnv            clean              92%      100%      3051.8    1355 µs    0.983    1.000       23%       36%       91%    0.072   no 1.00
+ncnv           clean              92%       95%     12159.5     147 µs    0.986    1.000        5%       36%       73%    0.058   no 1.03
 ucnv           clean              96%      100%      3086.4     403 µs    0.995    1.000       17%       48%       74%    0.059   no 1.07
 ucnv_artifact  artifact tag      100%      100%      3086.4     403 µs    0.995    1.000        0%        4%        0%    0.035  YES 0.66
 ";
