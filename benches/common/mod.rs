@@ -1,4 +1,8 @@
-//! What the benchmarks share: criterion's estimates, read back after the run to print ratios.
+//! What the benchmarks share: criterion's estimates, read back after the run to print ratios,
+//! and the XOR-popcount roofline.
+
+#[allow(dead_code)]
+pub mod roofline;
 
 /// Criterion's mean estimate (ns) of benchmark `id` ("group/function[/parameter]"), as this run
 /// wrote it under the target directory.
