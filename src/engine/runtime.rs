@@ -494,13 +494,13 @@ fn bin_plan(l: &Layer, f: &FoldedLayer, pool: Option<usize>, kernel: &dyn Kernel
     let offsets: Vec<usize> = window.iter().flat_map(|&o| (0..wpp).map(move |w| o + w)).collect();
     let row_words = offsets.len();
     let mut rows = vec![0u64; out.channels * row_words];
+    let (bytes, stride) = (f.weights.as_bytes(), f.weights.stride());
     for o in 0..out.channels {
-        let row = f.weights.row(o);
+        let row = &bytes[o * stride..(o + 1) * stride];
         for p in 0..window.len() {
-            for ch in 0..c {
-                if row[p * c + ch] {
-                    rows[o * row_words + p * wpp + ch / 64] |= 1 << (ch % 64);
-                }
+            for w in 0..wpp {
+                let n = (c - 64 * w).min(64);
+                rows[o * row_words + p * wpp + w] = bit_run(row, p * c + 64 * w, n);
             }
         }
     }
@@ -513,6 +513,17 @@ fn bin_plan(l: &Layer, f: &FoldedLayer, pool: Option<usize>, kernel: &dyn Kernel
         _ => Pixels::new(out, None, |_, _| 0),
     };
     BinPlan { rows, packed, offsets, channels: out.channels, k, limits, pixels }
+}
+
+/// `n` ≤ 64 bits of an LSB-first byte row from bit `start`, as the low bits of a word (a whole
+/// word at a time: plan building must not cost a noticeable share of a run).
+fn bit_run(row: &[u8], start: usize, n: usize) -> u64 {
+    let first = start / 8;
+    let mut buf = [0u8; 16];
+    let avail = row.len().saturating_sub(first).min(16);
+    buf[..avail].copy_from_slice(&row[first..first + avail]);
+    let v = u128::from_le_bytes(buf) >> (start % 8);
+    (v as u64) & if n == 64 { u64::MAX } else { (1u64 << n) - 1 }
 }
 
 /// Runs `run(bases, out)` over the output pixels, split across the current rayon pool's
