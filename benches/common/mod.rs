@@ -1,7 +1,9 @@
 //! What the benchmarks share: criterion's estimates, read back after the run to print ratios,
-//! and a CPU-time clock for runs on a shared machine.
+//! and a CPU-time clock for runs on a shared machine, and the XOR-popcount roofline.
 
 #![allow(dead_code)]
+
+pub mod roofline;
 
 use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::Criterion;

@@ -123,13 +123,15 @@ impl FoldedModel {
         for (i, (spec, tl)) in compute.iter().zip(&trained.layers).enumerate() {
             let first = i == 0;
             let k = spec.fan_in();
-            let mut weights = BitMatrix::zeros(spec.output.channels, k);
-            for o in 0..spec.output.channels {
-                let row = weights.row_mut(o);
-                for (j, &w) in tl.weight.row(o).iter().enumerate() {
-                    row.set(j, w >= 0.0);
+            // sign(w) as bits, a byte at a time (bit j of a row is byte j/8, bit j%8).
+            let stride = k.div_ceil(8);
+            let mut bytes = vec![0u8; spec.output.channels * stride];
+            for (o, row) in bytes.chunks_mut(stride.max(1)).take(spec.output.channels).enumerate() {
+                for (byte, ws) in row.iter_mut().zip(tl.weight.row(o).to_vec().chunks(8)) {
+                    *byte = ws.iter().enumerate().fold(0, |acc, (i, &w)| acc | ((w >= 0.0) as u8) << i);
                 }
             }
+            let mut weights = BitMatrix::from_bytes(spec.output.channels, k, bytes)?;
             // The ±1 dot product x in terms of the accumulator: x = c1·acc + c0.
             let (c1, c0) = if first { (trained.input_quant.scale as f64, 0.0) } else { (2.0, -(k as f64)) };
             let (lo, hi) = acc_range(spec, first, &trained.input_quant);
