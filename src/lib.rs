@@ -7,7 +7,9 @@
 //! - [`accel`]: one trait over the engine, the simulated accelerator and a Zynq board;
 //! - [`reference`]: the f32 training-time graph (the test oracle);
 //! - [`cam`]: class-activation maps on the deployed and training graphs, metrics, pictures;
-//! - [`data`]: image loading;
+//! - [`data`]: image loading and the synthetic faces;
+//! - [`report`]: labelled figures, plots and HTML reports;
+//! - [`progress`]: progress bars for long work;
 //! - [`cli`]: the `binarycop` command.
 
 pub mod accel;
@@ -19,6 +21,8 @@ pub mod engine;
 pub mod error;
 pub mod lower;
 pub mod model;
+pub mod progress;
 pub mod reference;
+pub mod report;
 
 pub use error::{Error, Result};

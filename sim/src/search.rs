@@ -132,6 +132,18 @@ pub fn search(
     budget: Budget,
     mvau_wwidth_max: usize,
 ) -> Result<Outcome, Error> {
+    search_observed(layers, input, target_cycles, budget, mvau_wwidth_max, &|_| {})
+}
+
+/// [`search`], telling `step` what it tries (for a progress display).
+pub fn search_observed(
+    layers: &[LayerSpec],
+    input: (usize, usize, usize),
+    target_cycles: u64,
+    budget: Budget,
+    mvau_wwidth_max: usize,
+    step: &dyn Fn(&str),
+) -> Result<Outcome, Error> {
     let mut notes = Vec::new();
     let fits = |g: &Graph| g.total_lut() <= budget.lut && g.total_bram18() <= budget.bram18;
     // The slowest possible folding: if even that is over budget, nothing fits.
@@ -151,6 +163,7 @@ pub fn search(
         // Relax the target until the folding, with its FIFOs sized, fits the budget.
         let mut t = target;
         let g = loop {
+            step(&format!("folding for {t} cycles/frame"));
             let (_, mut g) = finn_folding(layers, input, t, mvau_wwidth_max)?;
             if fits(&g) {
                 let (depths, _) = report::auto_fifo_depths(&g, 4)?;
@@ -169,6 +182,7 @@ pub fn search(
             ));
         }
         // The simulator's verdict.
+        step(&format!("simulating the folding for {t} cycles/frame"));
         let run = simulate(&g, &report::zero_frames(&g, 6), &SimOptions { timing: true, ..Default::default() })?;
         let sim = run.cycles_per_frame();
         let exp = g.max_exp_cycles();

@@ -12,7 +12,9 @@ use crate::cam::{self, compare, methods, read_exported, render, Deployed, Post, 
 use crate::engine::Engine;
 use crate::error::{write_atomic, Error, Result};
 use crate::model;
+use crate::progress::Progress;
 use crate::reference::Reference;
+use crate::report::grid::{Block, Grid, Layout, Prediction, Row, RowLabel, Tile};
 
 /// How raw maps become heatmaps. The default is the BinaryCoP seed script's (no ReLU, TF1
 /// bicubic) so results line up with the paper's figures; `--relu --interp bilinear` gives
@@ -107,6 +109,10 @@ pub struct CompareArgs {
     /// Deletion/insertion steps for the faithfulness curves.
     #[arg(long, default_value_t = 16)]
     steps: usize,
+    /// Ground-truth regions to outline on the CAM tiles: a uint8 or bool .npy (N×H×W, nonzero
+    /// inside) or one mask image per input, in the images' order, at the model input's size.
+    #[arg(long, num_args = 1..)]
+    outline: Vec<PathBuf>,
     #[arg(long)]
     out: PathBuf,
 }
@@ -131,7 +137,7 @@ fn write_cam_files(dir: &Path, raw: &image::RgbImage, heat: &Array2<f32>) -> Res
     write_npy(&dir.join("heatmap.npy"), heat)
 }
 
-pub fn cam(a: CamArgs, out: &mut String) -> Result<()> {
+pub fn cam(a: CamArgs, progress: &Progress, out: &mut String) -> Result<()> {
     let post = a.post.post();
     if let (Some(acts), Some(grads)) = (&a.activations, &a.gradients) {
         let chw = a.layout == "chw";
@@ -212,7 +218,9 @@ pub fn cam(a: CamArgs, out: &mut String) -> Result<()> {
         a.graph,
         format!("{:?}", a.ste).to_lowercase()
     );
+    let bar = progress.bar(batch.dim().0 as u64, &format!("{} CAMs", method.name()));
     for (i, img) in batch.axis_iter(Axis(0)).enumerate() {
+        bar.inc(1);
         let c = cam::compute(route, img, &req)?;
         let dir = a.out.join(format!("{i:04}"));
         write_cam_files(&dir, &render::to_rgb(img), &c.heatmap.map)?;
@@ -224,17 +232,14 @@ pub fn cam(a: CamArgs, out: &mut String) -> Result<()> {
     Ok(())
 }
 
-/// A progress bar on stderr for runs over many images (hidden when stderr is not a terminal).
-fn progress(n: usize, what: &str) -> indicatif::ProgressBar {
-    let bar = if n > 1 { indicatif::ProgressBar::new(n as u64) } else { indicatif::ProgressBar::hidden() };
-    if let Ok(style) = indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {elapsed}") {
-        bar.set_style(style);
-    }
-    bar.set_message(what.to_string());
-    bar
+/// The first cell of a compare row: the image's file name (and index) and the prediction.
+fn compare_label(name: &str, class: usize, logits: &[f32]) -> RowLabel {
+    let short = Path::new(name).file_name().map_or(name.to_string(), |f| f.to_string_lossy().into_owned());
+    let predicted = Prediction { class: format!("class {class}"), score: compare::softmax_at(logits, class) };
+    RowLabel { title: short, truth: None, predicted: Some(predicted) }
 }
 
-pub fn compare(a: CompareArgs, out: &mut String) -> Result<()> {
+pub fn compare(a: CompareArgs, progress: &Progress, out: &mut String) -> Result<()> {
     let loaded = model::load_with(&a.model, topology_of(&a.topo)?)?;
     let trained = loaded.trained.ok_or_else(|| {
         Error::file(&a.model, "a folded artifact has no training graph; pass the .onnx or parameter .npz")
@@ -262,19 +267,23 @@ pub fn compare(a: CompareArgs, out: &mut String) -> Result<()> {
     create_dir(&a.out)?;
     let size = (batch.dim().1, batch.dim().2);
     let classes = engine.classes();
+    let masks =
+        if a.outline.is_empty() { None } else { Some(crate::data::load_masks(&a.outline, size, batch.dim().0)?) };
     let mut rows = Vec::new();
-    // Per class: rows of tiles (raw, then deployed and reference per method).
-    let mut grids: Vec<Vec<Vec<image::RgbImage>>> = vec![Vec::new(); classes];
-    let bar = progress(batch.dim().0, "comparing CAMs");
+    // Per predicted class: rows of tiles (raw, then deployed and reference per method).
+    let mut blocks: Vec<Vec<Row>> = vec![Vec::new(); classes];
+    let mut curves = vec![compare::CurveMean::default(); method_list.len()];
+    let bar = progress.bar(batch.dim().0 as u64, "comparing CAMs");
     for (i, img) in batch.axis_iter(Axis(0)).enumerate() {
         let raw = render::to_rgb(img);
-        let mut tiles = vec![render::enlarge(&raw, 3)];
+        let region = masks.as_ref().map(|m| m[i].clone());
+        let mut tiles = vec![Tile::new(raw.clone())];
         let mut per_method = serde_json::Map::new();
-        let mut class = 0;
-        for &method in &method_list {
+        let (mut class, mut logits) = (0, Vec::new());
+        for (k, &method) in method_list.iter().enumerate() {
             let req = Request { layer, method, class: None, ste: a.ste, post };
             let dep = cam::compute(&deployed, img, &req)?;
-            class = dep.class;
+            (class, logits) = (dep.class, dep.logits.clone());
             // The same class on both routes, so the maps answer the same question.
             let other = match &against_dir {
                 None => cam::compute(&training, img, &Request { class: Some(dep.class), ..req })?,
@@ -285,9 +294,11 @@ pub fn compare(a: CompareArgs, out: &mut String) -> Result<()> {
                 }
             };
             let sim = compare::similarity(&dep.heatmap.map, &other.heatmap.map);
-            let faith = compare::faithfulness(&engine, img, &dep.heatmap.map, dep.class, a.steps)?;
+            let curve = compare::faithfulness_curves(&engine, img, &dep.heatmap.map, dep.class, a.steps)?;
+            curves[k].add(&curve);
+            let faith = curve.aucs();
             for map in [&dep.heatmap.map, &other.heatmap.map] {
-                tiles.push(render::enlarge(&render::overlay(&raw, &render::colorize(map)), 3));
+                tiles.push(Tile::new(render::overlay(&raw, &render::colorize(map))).with_outline(region.clone()));
             }
             per_method.insert(
                 method.name().to_string(),
@@ -299,11 +310,11 @@ pub fn compare(a: CompareArgs, out: &mut String) -> Result<()> {
                 }),
             );
         }
-        grids[class].push(tiles);
+        blocks[class].push(Row { label: compare_label(&names[i], class, &logits), tiles });
         rows.push(serde_json::json!({ "input": names[i], "class": class, "methods": per_method }));
         bar.inc(1);
     }
-    bar.finish_and_clear();
+    drop(bar);
     let mut methods_summary = serde_json::Map::new();
     for m in &method_list {
         let vals = |path: &[&str]| -> Vec<f64> {
@@ -362,16 +373,34 @@ pub fn compare(a: CompareArgs, out: &mut String) -> Result<()> {
         "per_class": per_class,
         "per_image": rows,
     });
-    let mut figures = Vec::new();
-    for (c, g) in grids.iter().enumerate().filter(|(_, g)| !g.is_empty()) {
-        let png = render::png_bytes(&render::grid(g, 4))?;
-        let file = a.out.join(format!("grid_class{c}.png"));
-        write_atomic(&file, &png)?;
-        figures.push((format!("Class {c}: raw | deployed | {} (per method)", a.against), png));
-    }
+    let columns: Vec<String> = summary["columns"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .skip(1)
+        .map(|c| c.as_str().unwrap_or("").to_string())
+        .collect();
+    let grid = Grid {
+        label_header: "Image".into(),
+        columns: std::iter::once("Raw".to_string()).chain(columns).collect(),
+        blocks: blocks
+            .into_iter()
+            .enumerate()
+            .filter(|(_, rows)| !rows.is_empty())
+            .map(|(c, rows)| Block { caption: format!("predicted class {c}"), rows })
+            .collect(),
+        layout: Layout::default(),
+    };
+    grid.save(&a.out, "grid")?;
+    let thumb = grid.thumbnail(4)?;
+    let links = [("PNG".to_string(), "grid.png".to_string()), ("SVG".to_string(), "grid.svg".to_string())];
     write_atomic(&a.out.join("metrics.json"), serde_json::to_string_pretty(&summary).expect("JSON").as_bytes())?;
     let title = format!("binarycop: deployed vs {} CAMs at {}", a.against, engine.layers()[layer].name);
-    write_atomic(&a.out.join("report.html"), cam::report::compare_report(&title, &summary, &figures).as_bytes())?;
+    let mean_curves: Vec<(String, compare::Curves)> =
+        method_list.iter().zip(&curves).filter_map(|(m, c)| Some((m.name().to_string(), c.mean()?))).collect();
+    let preview = crate::report::compare::Preview { jpeg: &thumb, links: &links };
+    let html = crate::report::compare::page(&title, &summary, classes, Some(preview), &mean_curves)?;
+    write_atomic(&a.out.join("report.html"), html.as_bytes())?;
     let f = |v: &serde_json::Value| v.as_f64().map_or("n/a".to_string(), |x| format!("{x:.3}"));
     for (name, m) in &methods_summary {
         let mean = &m["mean"];
@@ -392,6 +421,11 @@ pub fn compare(a: CompareArgs, out: &mut String) -> Result<()> {
             compare::DRIFT_PEARSON
         );
     }
-    let _ = writeln!(out, "wrote metrics.json, report.html and {} class grids to {}", figures.len(), a.out.display());
+    let _ = writeln!(
+        out,
+        "wrote metrics.json, report.html and grid.png/.svg ({} class blocks) to {}",
+        grid.blocks.len(),
+        a.out.display()
+    );
     Ok(())
 }

@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 use crate::error::{Error, Result};
 use crate::model::{self, Topology};
+use crate::progress::Progress;
 
 mod cam_cmds;
 mod demo_cmds;
@@ -22,6 +23,9 @@ mod synth_cmds;
     about = "Run binarized CNNs bit-exactly as the FINN accelerator does, and look inside them"
 )]
 struct Cli {
+    /// No progress bars (they are drawn on stderr only when it is a terminal).
+    #[arg(long, short, global = true)]
+    quiet: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -53,7 +57,7 @@ enum Command {
     Synth(synth_cmds::SynthArgs),
     /// Class-activation maps: from toolbox exports (the seed workflow) or from a model.
     Cam(Box<cam_cmds::CamArgs>),
-    /// Compare deployed CAMs with training-time ones (metrics.json, grid.png).
+    /// Compare deployed CAMs with training-time ones (metrics.json, report.html, grid.png/.svg).
     Compare(cam_cmds::CompareArgs),
     /// Pack an integer .npy into FINN's packed bytes (the driver's layout unless --plain).
     Pack(hw_cmds::PackArgs),
@@ -112,17 +116,18 @@ pub(crate) fn topology_of(args: &TopologyArgs) -> Result<Option<Topology>> {
 }
 
 fn run(cli: Cli, out: &mut String) -> Result<()> {
+    let progress = &Progress::stderr(cli.quiet);
     match cli.command {
         Command::Infer(a) => model_cmds::infer(a, out),
         Command::Fold(a) => model_cmds::fold(a, out),
         Command::Info(a) => model_cmds::info(a, out),
         Command::Simulate(a) => sim_cmds::simulate(a, out),
-        Command::FoldSearch(a) => sim_cmds::fold_search(a, out),
+        Command::FoldSearch(a) => sim_cmds::fold_search(a, progress, out),
         Command::ExportHw(a) => sim_cmds::export_hw(a, out),
-        Command::Synth(a) => synth_cmds::synth(a, out),
-        Command::Cam(a) => cam_cmds::cam(*a, out),
-        Command::Demo(a) => demo_cmds::demo(a, out),
-        Command::Compare(a) => cam_cmds::compare(a, out),
+        Command::Synth(a) => synth_cmds::synth(a, progress, out),
+        Command::Cam(a) => cam_cmds::cam(*a, progress, out),
+        Command::Demo(a) => demo_cmds::demo(a, progress, out),
+        Command::Compare(a) => cam_cmds::compare(a, progress, out),
         Command::Pack(a) => hw_cmds::pack(a, out),
         Command::Unpack(a) => hw_cmds::unpack(a, out),
         Command::DeployInfo(a) => hw_cmds::deploy_info(a, out),

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use crate::data::synth::{self, Artifact, Config, Variation, CLASS_NAMES};
 use crate::error::{Error, Result};
+use crate::progress::Progress;
 
 #[derive(clap::Args)]
 pub struct SynthArgs {
@@ -37,7 +38,7 @@ pub struct SynthArgs {
     conflict: Option<f64>,
 }
 
-pub fn synth(args: SynthArgs, out: &mut String) -> Result<()> {
+pub fn synth(args: SynthArgs, progress: &Progress, out: &mut String) -> Result<()> {
     let SynthArgs { count, seed, out: dir, size, render_size, variations, artifact, conflict } = args;
     let artifact = match &artifact {
         Some(a) => Artifact::parse(a)?,
@@ -56,8 +57,12 @@ pub fn synth(args: SynthArgs, out: &mut String) -> Result<()> {
         conflict: conflict.unwrap_or(0.0),
     };
     config.validate()?;
-    let ds = synth::generate(&config)?;
+    let bar = progress.bar(count as u64, "drawing faces");
+    let ds = synth::generate_observed(&config, &bar)?;
+    drop(bar);
+    let writing = progress.spinner(&format!("writing {count} images and part maps"));
     synth::write_dataset(&ds, &dir)?;
+    drop(writing);
     let mut counts = [0usize; synth::CLASSES];
     for &l in &ds.labels {
         counts[l as usize] += 1;

@@ -5,7 +5,10 @@
 //!   resized to the model's H×W with a bilinear (triangle) filter when the size differs. The
 //!   whole frame is kept: no crop, so the aspect ratio changes if it was not square.
 
+pub mod masks;
 pub mod synth;
+
+pub use masks::load_masks;
 
 use std::path::Path;
 

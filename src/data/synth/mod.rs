@@ -496,9 +496,21 @@ fn render_valid(config: &Config, index: u64) -> Sample {
 
 /// Every image of the set, rendered in parallel (rayon), stored in index order.
 pub fn generate(config: &Config) -> Result<Dataset> {
+    generate_observed(config, &crate::progress::Progress::hidden().bar(0, ""))
+}
+
+/// [`generate`], advancing `bar` once per image drawn.
+pub fn generate_observed(config: &Config, bar: &crate::progress::Bar) -> Result<Dataset> {
     config.validate()?;
     let s = config.size as usize;
-    let samples: Vec<Sample> = (0..config.count as u64).into_par_iter().map(|i| render_valid(config, i)).collect();
+    let samples: Vec<Sample> = (0..config.count as u64)
+        .into_par_iter()
+        .map(|i| {
+            let smp = render_valid(config, i);
+            bar.inc(1);
+            smp
+        })
+        .collect();
     let mut images = Array4::<u8>::zeros((config.count, s, s, 3));
     let mut parts = Array3::<u8>::zeros((config.count, s, s));
     for (i, smp) in samples.iter().enumerate() {
