@@ -393,6 +393,7 @@ pub fn compare(a: CompareArgs, progress: &Progress, out: &mut String) -> Result<
     };
     grid.save(&a.out, "grid")?;
     let thumb = grid.thumbnail(4)?;
+    write_atomic(&a.out.join("grid_preview.jpg"), &thumb)?;
     let links = [("PNG".to_string(), "grid.png".to_string()), ("SVG".to_string(), "grid.svg".to_string())];
     write_atomic(&a.out.join("metrics.json"), serde_json::to_string_pretty(&summary).expect("JSON").as_bytes())?;
     let title = format!("binarycop: deployed vs {} CAMs at {}", a.against, engine.layers()[layer].name);

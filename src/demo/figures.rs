@@ -63,15 +63,13 @@ fn tiles(e: &Explained, columns: &[usize], outline: bool) -> Vec<Tile> {
         .collect()
 }
 
-/// Rows per block in a report thumbnail (the paper shows three).
-const THUMBNAIL_ROWS: usize = 3;
-
-/// Writes a grid as PNG and SVG with its thumbnail.
-fn write_grid(grid: &Grid, opts: &Options, stem: &str, caption: String) -> Result<Written> {
+/// Writes a grid as PNG and SVG with its preview (at most `rows` rows per block, JPEG).
+fn write_grid(grid: &Grid, opts: &Options, stem: &str, rows: usize, caption: String) -> Result<Written> {
     grid.save(&opts.out, stem)?;
-    let thumb = grid.thumbnail(THUMBNAIL_ROWS)?;
-    let note = if grid.truncated(THUMBNAIL_ROWS) {
-        format!(" The preview shows the first {THUMBNAIL_ROWS} rows of each block; the full-size files have all.")
+    let thumb = grid.thumbnail(rows)?;
+    write_atomic(&opts.out.join(format!("{stem}_preview.jpg")), &thumb)?;
+    let note = if grid.truncated(rows) {
+        format!(" The preview (also {stem}_preview.jpg) shows the first {rows} rows of each block; the full-size files have all.")
     } else {
         String::new()
     };
@@ -127,7 +125,7 @@ fn class_figure(run: &ModelRun, opts: &Options) -> Result<Written> {
         opts.layer,
         FINE.1
     );
-    write_grid(&grid, opts, &format!("{name}_classes"), caption)
+    write_grid(&grid, opts, &format!("{name}_classes"), 2, caption)
 }
 
 /// The paper's figure: one block per class, the models as columns (column `col` of each
@@ -165,7 +163,7 @@ fn paper_figure(runs: &[&ModelRun], col: usize, opts: &Options, stem: &str, what
          {per_block} per class, only images every model classifies correctly (as the paper shows only accurate \
          predictions). Maps are min-max scaled per map (jet: blue low, red high)."
     );
-    write_grid(&grid, opts, stem, caption).map(Some)
+    write_grid(&grid, opts, stem, per_block, caption).map(Some)
 }
 
 fn survey_plot(run: &ModelRun, base: &pointing::Baselines, opts: &Options) -> Result<Written> {

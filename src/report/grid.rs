@@ -155,10 +155,10 @@ impl Grid {
         let gap = (f / 2.0).round().max(2.0);
         let col_w = tw.max(5.0 * f);
         let label_w = 9.0 * f;
-        let header_lines: Vec<Vec<String>> = std::iter::once(&self.label_header)
-            .chain(&self.columns)
-            .map(|h| text::wrap(h, f, Weight::Bold, col_w.max(label_w - gap)))
-            .collect();
+        let header_lines: Vec<Vec<String>> =
+            std::iter::once(text::wrap(&self.label_header, f, Weight::Bold, label_w - gap))
+                .chain(self.columns.iter().map(|h| text::wrap(h, f, Weight::Bold, col_w)))
+                .collect();
         let lines = header_lines.iter().map(Vec::len).max().unwrap_or(1) as f32;
         let header_h = lines * text::line_height(f) + 2.0 * gap;
         let block_w = label_w + self.columns.len() as f32 * (col_w + gap) + gap;
@@ -241,7 +241,7 @@ impl Grid {
             layout: Layout { scale: 2, font: 10.0, ..self.layout.clone() },
             ..self.clone()
         };
-        thumbnail_jpeg(&small.figure()?.to_rgb(), 900, 80)
+        thumbnail_jpeg(&small.figure()?.to_rgb(), 900, 70)
     }
 
     /// Whether [`Grid::thumbnail`] with `rows` leaves rows out.

@@ -16,7 +16,7 @@ font-size:.92em}caption{caption-side:top;text-align:left;color:#444;padding:.3em
 padding:.3em .6em;text-align:right;white-space:nowrap}th{background:#f0f0f0}td.text,th.row{text-align:left}\
 tbody tr:nth-child(even){background:#fafafa}.bad{color:#b00;font-weight:bold}.good{color:#060}\
 figure{margin:1.5em 0}figure img,figure svg{max-width:100%;height:auto;border:1px solid #e4e4e4}\
-figcaption{color:#444;max-width:60em;margin-top:.4em}.links{font-size:.9em}.note{color:#555}";
+figcaption{color:#444;max-width:60em;margin-top:.4em}.scroll{overflow-x:auto}.links{font-size:.9em}";
 
 /// A table cell.
 #[derive(Clone, Debug, PartialEq)]
@@ -56,7 +56,7 @@ pub struct Table {
 
 impl Table {
     fn render(&self, out: &mut String) {
-        out.push_str("<table>");
+        out.push_str("<div class=\"scroll\"><table>");
         if !self.caption.is_empty() {
             let _ = write!(out, "<caption>{}</caption>", esc(&self.caption));
         }
@@ -86,7 +86,7 @@ impl Table {
             }
             out.push_str("</tr>");
         }
-        out.push_str("</tbody></table>");
+        out.push_str("</tbody></table></div>");
     }
 }
 

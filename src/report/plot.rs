@@ -181,7 +181,8 @@ fn canvas(n: usize, axes: &Axes, legend: &[Entry], draw: impl FnOnce(&[Area]) ->
         }
         root.present().map_err(fail)?;
     }
-    Ok(svg)
+    // plotters states the default opacity on every element.
+    Ok(svg.replace(" opacity=\"1\"", ""))
 }
 
 /// Splits legend entries into rows that fit `width`.
