@@ -310,7 +310,9 @@ pub fn compare(a: CompareArgs, progress: &Progress, out: &mut String) -> Result<
                 }),
             );
         }
-        blocks[class].push(Row { label: compare_label(&names[i], class, &logits), tiles });
+        if blocks[class].len() < crate::report::grid::MAX_ROWS {
+            blocks[class].push(Row { label: compare_label(&names[i], class, &logits), tiles });
+        }
         rows.push(serde_json::json!({ "input": names[i], "class": class, "methods": per_method }));
         bar.inc(1);
     }

@@ -8,7 +8,7 @@ use super::{Explained, ModelRun, Options, COLUMNS, FAITHFULNESS_STEPS, FINE};
 use crate::cam::{compare, pointing, roi};
 use crate::data::synth::{self, CLASSES};
 use crate::error::{write_atomic, Result};
-use crate::report::grid::{Block, Grid, Layout, Prediction, Row, RowLabel, Tile};
+use crate::report::grid::{Block, Grid, Layout, Prediction, Row, RowLabel, Tile, MAX_ROWS};
 use crate::report::plot::{self, Axes, Bars, Histogram, RefLine};
 
 /// How a figure appears on the page.
@@ -95,6 +95,7 @@ fn class_figure(run: &ModelRun, opts: &Options) -> Result<Written> {
                 .images
                 .iter()
                 .filter(|e| e.truth == c)
+                .take(MAX_ROWS)
                 .map(|e| Row {
                     label: RowLabel::classified(
                         &class_title(e.truth),
@@ -114,7 +115,7 @@ fn class_figure(run: &ModelRun, opts: &Options) -> Result<Written> {
     };
     let outline = if opts.outline { " A white line outlines the class's decisive region (ground truth)." } else { "" };
     let caption = format!(
-        "{}: every base image, one block per true class. Columns: the input; Grad-CAM at {} on the deployed \
+        "{}: the base images (up to {MAX_ROWS} per class), one block per true class. Columns: the input; Grad-CAM at {} on the deployed \
          (folded integer) network and on the training-time graph, Brevitas' windowed STE; Score-CAM at {} \
          (forward passes only); LayerCAM at {} with the identity STE. Grad-CAM and Score-CAM use the seed's \
          conventions (no ReLU, bicubic), LayerCAM pytorch-grad-cam's. Each map is min-max scaled on its own \

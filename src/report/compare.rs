@@ -4,6 +4,7 @@
 
 use serde_json::Value;
 
+use super::grid::MAX_ROWS as GRID_ROWS;
 use super::html::{Cell, Link, Page, Table};
 use super::plot::{self, Axes, Histogram, RefLine};
 use crate::cam::compare::{self, DRIFT_PEARSON};
@@ -163,9 +164,10 @@ pub fn page(
             thumb,
             "image/jpeg",
             &format!(
-                "Every image, one block per predicted class; columns: {}. The first column names the image and the \
+                "The images (the first {GRID_ROWS} of each predicted class), one block per predicted class; columns: \
+                 {}. The first column names the image and the \
                  predicted class with its softmax probability. Maps are min-max scaled per map (jet: blue low, red \
-                 high). The preview shows at most four images per class; the full-size files have all.",
+                 high). The preview shows at most four images per class, the full-size files up to {GRID_ROWS}.",
                 columns.unwrap_or_default()
             ),
             links,

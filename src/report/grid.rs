@@ -14,6 +14,10 @@ use super::figure::{thumbnail_jpeg, Anchor, Color, Figure, Shape, BLACK};
 use super::text::{self, Weight};
 use crate::error::{Error, Result};
 
+/// Figures built from many images show at most this many rows per block, so they stay
+/// readable and their memory bounded on large runs (the metrics keep every image).
+pub const MAX_ROWS: usize = 32;
+
 /// One image cell, shown `Layout::scale` times its size.
 #[derive(Clone, Debug)]
 pub struct Tile {
