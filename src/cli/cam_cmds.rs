@@ -14,7 +14,7 @@ use crate::error::{write_atomic, Error, Result};
 use crate::model;
 use crate::progress::Progress;
 use crate::reference::Reference;
-use crate::report::grid::{Block, Grid, Layout, Prediction, Row, RowLabel, Tile};
+use crate::report::grid::{Prediction, Row, RowLabel, Tile};
 
 /// How raw maps become heatmaps. The default is the BinaryCoP seed script's (no ReLU, TF1
 /// bicubic) so results line up with the paper's figures; `--relu --interp bilinear` gives
@@ -220,7 +220,6 @@ pub fn cam(a: CamArgs, progress: &Progress, out: &mut String) -> Result<()> {
     );
     let bar = progress.bar(batch.dim().0 as u64, &format!("{} CAMs", method.name()));
     for (i, img) in batch.axis_iter(Axis(0)).enumerate() {
-        bar.inc(1);
         let c = cam::compute(route, img, &req)?;
         let dir = a.out.join(format!("{i:04}"));
         write_cam_files(&dir, &render::to_rgb(img), &c.heatmap.map)?;
@@ -228,6 +227,7 @@ pub fn cam(a: CamArgs, progress: &Progress, out: &mut String) -> Result<()> {
             eprintln!("warning: {}: the CAM is constant (for example a 1×1 layer, or no gradient through the STE); its heatmap is all zeros", names[i]);
         }
         let _ = writeln!(out, "  {} → class {} → {}", names[i], c.class, dir.display());
+        bar.inc(1);
     }
     Ok(())
 }
@@ -375,35 +375,11 @@ pub fn compare(a: CompareArgs, progress: &Progress, out: &mut String) -> Result<
         "per_class": per_class,
         "per_image": rows,
     });
-    let columns: Vec<String> = summary["columns"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .skip(1)
-        .map(|c| c.as_str().unwrap_or("").to_string())
-        .collect();
-    let grid = Grid {
-        label_header: "Image".into(),
-        columns: std::iter::once("Raw".to_string()).chain(columns).collect(),
-        blocks: blocks
-            .into_iter()
-            .enumerate()
-            .filter(|(_, rows)| !rows.is_empty())
-            .map(|(c, rows)| Block { caption: format!("predicted class {c}"), rows })
-            .collect(),
-        layout: Layout::default(),
-    };
-    grid.save(&a.out, "grid")?;
-    let thumb = grid.thumbnail(4)?;
-    write_atomic(&a.out.join("grid_preview.jpg"), &thumb)?;
-    let links = [("PNG".to_string(), "grid.png".to_string()), ("SVG".to_string(), "grid.svg".to_string())];
     write_atomic(&a.out.join("metrics.json"), serde_json::to_string_pretty(&summary).expect("JSON").as_bytes())?;
     let title = format!("binarycop: deployed vs {} CAMs at {}", a.against, engine.layers()[layer].name);
     let mean_curves: Vec<(String, compare::Curves)> =
         method_list.iter().zip(&curves).filter_map(|(m, c)| Some((m.name().to_string(), c.mean()?))).collect();
-    let preview = crate::report::compare::Preview { jpeg: &thumb, links: &links };
-    let html = crate::report::compare::page(&title, &summary, classes, Some(preview), &mean_curves)?;
-    write_atomic(&a.out.join("report.html"), html.as_bytes())?;
+    let written = crate::report::compare::write(&a.out, &title, &summary, blocks, &mean_curves)?;
     let f = |v: &serde_json::Value| v.as_f64().map_or("n/a".to_string(), |x| format!("{x:.3}"));
     for (name, m) in &methods_summary {
         let mean = &m["mean"];
@@ -427,7 +403,7 @@ pub fn compare(a: CompareArgs, progress: &Progress, out: &mut String) -> Result<
     let _ = writeln!(
         out,
         "wrote metrics.json, report.html and grid.png/.svg ({} class blocks) to {}",
-        grid.blocks.len(),
+        written,
         a.out.display()
     );
     Ok(())

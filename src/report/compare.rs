@@ -1,14 +1,17 @@
-//! The `compare` command's report.html: the run's settings, the per-method agreement table,
-//! the agreement histograms per class, the mean deletion and insertion curves, the grid of
-//! every image (a thumbnail linking to grid.png and grid.svg), and the per-image table.
+//! The `compare` command's figures and report.html: the image grid (grid.png, grid.svg and
+//! grid_preview.jpg: one block per predicted class), and a page with the run's settings, the
+//! per-method agreement table, the agreement histograms per class, the mean deletion and
+//! insertion curves, the grid's preview linking to its files, and the per-image table.
+
+use std::path::Path;
 
 use serde_json::Value;
 
-use super::grid::MAX_ROWS as GRID_ROWS;
+use super::grid::{Block, Grid, Layout, Row, MAX_ROWS as GRID_ROWS};
 use super::html::{Cell, Link, Page, Table};
 use super::plot::{self, Axes, Histogram, RefLine};
 use crate::cam::compare::{self, DRIFT_PEARSON};
-use crate::error::Result;
+use crate::error::{write_atomic, Result};
 
 fn num(v: &Value) -> String {
     v.as_f64().map_or_else(|| "n/a".into(), |x| format!("{x:.3}"))
@@ -176,4 +179,35 @@ pub fn page(
     page.section("per-image", "Per image");
     page.table(&per_image_table(summary));
     Ok(page.finish())
+}
+
+/// Writes the grid (`rows_per_class[c]`: the rows of predicted class `c`; columns from
+/// `summary["columns"]`) and report.html into `dir`; returns the number of class blocks.
+pub fn write(
+    dir: &Path,
+    title: &str,
+    summary: &Value,
+    rows_per_class: Vec<Vec<Row>>,
+    curves: &[(String, compare::Curves)],
+) -> Result<usize> {
+    let classes = rows_per_class.len();
+    let columns = summary["columns"].as_array().into_iter().flatten().skip(1).filter_map(Value::as_str);
+    let grid = Grid {
+        label_header: "Image".into(),
+        columns: std::iter::once("Raw").chain(columns).map(String::from).collect(),
+        blocks: rows_per_class
+            .into_iter()
+            .enumerate()
+            .filter(|(_, rows)| !rows.is_empty())
+            .map(|(c, rows)| Block { caption: format!("predicted class {c}"), rows })
+            .collect(),
+        layout: Layout::default(),
+    };
+    grid.save(dir, "grid")?;
+    let jpeg = grid.thumbnail(4)?;
+    write_atomic(&dir.join("grid_preview.jpg"), &jpeg)?;
+    let links = [("PNG".to_string(), "grid.png".to_string()), ("SVG".to_string(), "grid.svg".to_string())];
+    let html = page(title, summary, classes, Some(Preview { jpeg: &jpeg, links: &links }), curves)?;
+    write_atomic(&dir.join("report.html"), html.as_bytes())?;
+    Ok(grid.blocks.len())
 }
