@@ -13,7 +13,12 @@
 //! first conv block with the identity STE, the best combination examples/pointing_game.rs
 //! found (Grad-CAM's channel-averaged gradients cancel in these binary networks; element-wise
 //! gradient × activation at a fine layer localizes). RoI metrics use pytorch-grad-cam's map
-//! conventions (ReLU, bilinear), the usual ones for these metrics.
+//! conventions (ReLU, bilinear), the usual ones for these metrics. Also per model: the
+//! pointing-game survey (`cam::pointing`, every method × layer × STE; `Options::survey`) and
+//! the mean deletion and insertion curves of the scored maps.
+//!
+//! `figures` draws the class figures, the paper's figure (models as columns), and the plots;
+//! `page` writes report.html.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
