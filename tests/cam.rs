@@ -303,6 +303,8 @@ fn cam_cli_writes_outputs_and_refuses_bad_input() {
     assert!(metrics["methods"]["gradcam"]["mean"]["pearson"].as_f64().unwrap() >= 0.95);
     assert!(metrics["methods"]["scorecam"]["mean"]["pearson"].as_f64().unwrap() >= 0.9999);
     let html = std::fs::read_to_string(cmp.join("report.html")).unwrap();
-    assert!(html.contains("data:image/png;base64,") && !html.contains("src=\"http"));
-    assert!(cmp.join("grid_class0.png").exists());
+    assert!(html.contains("data:image/jpeg;base64,") && !html.contains("src=\"http"));
+    for f in ["grid.png", "grid.svg", "grid_preview.jpg"] {
+        assert!(cmp.join(f).exists(), "{f}");
+    }
 }

@@ -4,13 +4,14 @@
 use binarycop::cam::roi;
 use binarycop::demo::{self, models, Options};
 use ndarray::Array2;
+use binarycop::progress::Progress;
 
 #[test]
 fn demo_writes_its_report_and_figures() {
     let dir = tempfile::tempdir().unwrap();
     let opts = Options { out: dir.path().join("d"), per_class: 1, per_variation: 1, ..Options::default() };
     let m = models::load("ucnv").unwrap();
-    let s = demo::run(&[m], &opts, &|_| {}).unwrap();
+    let s = demo::run(&[m], &opts, &Progress::hidden()).unwrap();
     assert_eq!(s.len(), 1);
     let s = &s[0];
     // One face per class (seed 2021): µ-CNV gets three of the four right.
@@ -29,15 +30,13 @@ fn demo_writes_its_report_and_figures() {
     assert_eq!(metrics["models"][0]["name"], "ucnv");
     assert_eq!(metrics["latch_head_factor"], roi::LATCH_HEAD_FACTOR);
     assert!(s.head_mass_ratio.is_some() && (0.0..=1.0).contains(&s.head_area.unwrap()));
-    assert!(std::fs::read_dir(&opts.out).unwrap().any(|e| e
-        .unwrap()
-        .file_name()
-        .to_string_lossy()
-        .starts_with("ucnv_class")));
+    for f in ["ucnv_classes.png", "ucnv_classes.svg", "ucnv_faithfulness.svg", "latching.svg", "agreement.svg"] {
+        assert!(opts.out.join(f).exists(), "{f}");
+    }
     let err = models::load("vgg").err().unwrap().to_string();
     assert!(err.contains("unknown model 'vgg'"), "{err}");
     let bad = Options { per_class: 0, ..opts };
-    assert!(demo::run(&[models::load("ucnv").unwrap()], &bad, &|_| {}).is_err());
+    assert!(demo::run(&[models::load("ucnv").unwrap()], &bad, &Progress::hidden()).is_err());
 }
 
 /// The investigation's finding, held as a regression check on images the investigation did not
@@ -48,7 +47,7 @@ fn demo_writes_its_report_and_figures() {
 fn the_fine_map_points_into_the_decisive_region() {
     let dir = tempfile::tempdir().unwrap();
     let opts = Options { out: dir.path().join("d"), per_class: 10, per_variation: 1, ..Options::default() };
-    let s = demo::run(&[models::load("cnv").unwrap()], &opts, &|_| {}).unwrap();
+    let s = demo::run(&[models::load("cnv").unwrap()], &opts, &Progress::hidden()).unwrap();
     let (fine, grad) = (s[0].layercam_pointing_rate.unwrap(), s[0].pointing_rate.unwrap());
     println!("cnv pointing game: LayerCAM Conv1_2 identity {fine:.3}, Grad-CAM Pool2 {grad:.3}");
     assert!(fine >= 0.75 && fine > grad + 0.3, "LayerCAM {fine} Grad-CAM {grad}");

@@ -9,13 +9,9 @@ use binarycop::data::synth::{self, Artifact, ClassSet, Config, Part, Variation, 
 use ndarray::{Array1, Array2, Array3, Array4, Axis};
 use ndarray_npy::ReadNpyExt;
 
-fn fnv1a(bytes: &[u8], mut h: u64) -> u64 {
-    for &b in bytes {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x100_0000_01b3);
-    }
-    h
-}
+mod common;
+
+use common::fnv1a;
 
 fn npy<T: ndarray_npy::WritableElement, D: ndarray::Dimension>(a: &ndarray::Array<T, D>) -> Vec<u8> {
     use ndarray_npy::WriteNpyExt;

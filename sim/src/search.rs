@@ -185,6 +185,18 @@ pub fn search(
     budget: Budget,
     mvau_wwidth_max: usize,
 ) -> Result<Outcome, Error> {
+    search_observed(layers, input, target_cycles, budget, mvau_wwidth_max, &|_| {})
+}
+
+/// [`search`], telling `step` what it tries (for a progress display).
+pub fn search_observed(
+    layers: &[LayerSpec],
+    input: (usize, usize, usize),
+    target_cycles: u64,
+    budget: Budget,
+    mvau_wwidth_max: usize,
+    step: &dyn Fn(&str),
+) -> Result<Outcome, Error> {
     let mut notes = Vec::new();
     let model = implementation::model()?;
     let fits = |g: &Graph| budget.fits(&model.estimate(g, true));
@@ -210,6 +222,7 @@ pub fn search(
         let mut t = target;
         let mut packed = Vec::new();
         let g = loop {
+            step(&format!("folding for {t} cycles/frame"));
             let (_, mut g) = finn_folding(layers, input, t, mvau_wwidth_max)?;
             let depths = report::auto_fifo_depths(&g)?;
             g.set_fifo_depths(&depths);
@@ -240,6 +253,7 @@ pub fn search(
             ));
         }
         // The simulator's verdict.
+        step(&format!("simulating the folding for {t} cycles/frame"));
         let run = simulate(&g, &report::zero_frames(&g, 6), &SimOptions { timing: true, ..Default::default() })?;
         let sim = run.cycles_per_frame();
         let exp = g.max_exp_cycles();

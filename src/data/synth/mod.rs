@@ -81,7 +81,7 @@ mod rng;
 use ndarray::{Array1, Array2, Array3, Array4, ArrayView2, Axis};
 use rayon::prelude::*;
 
-pub use output::{write_set, SetSummary, CHUNK};
+pub use output::{write_set, write_set_observed, SetSummary, CHUNK};
 pub use post::{BLOCKS_AMPLITUDE, CORNER_DELTA};
 
 use crate::error::{Error, Result};
@@ -657,7 +657,10 @@ fn render_valid(config: &Config, index: u64) -> Sample {
 pub fn generate(config: &Config) -> Result<Dataset> {
     config.validate()?;
     let s = config.size as usize;
-    let samples: Vec<Sample> = (0..config.count as u64).into_par_iter().map(|i| render_valid(config, i)).collect();
+    let samples: Vec<Sample> = (0..config.count as u64)
+        .into_par_iter()
+        .map(|i| render_valid(config, i))
+        .collect();
     let mut images = Array4::<u8>::zeros((config.count, s, s, 3));
     let mut parts = Array3::<u8>::zeros((config.count, s, s));
     for (i, smp) in samples.iter().enumerate() {
