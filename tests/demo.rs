@@ -3,8 +3,8 @@
 
 use binarycop::cam::roi;
 use binarycop::demo::{self, models, Options};
-use ndarray::Array2;
 use binarycop::progress::Progress;
+use ndarray::Array2;
 
 #[test]
 fn demo_writes_its_report_and_figures() {
@@ -63,7 +63,7 @@ fn the_demo_reproduces_the_readme_table() {
     let dir = tempfile::tempdir().unwrap();
     let opts = Options { out: dir.path().join("d"), ..Options::default() };
     let ms: Vec<_> = models::names().iter().map(|n| models::load(n).unwrap()).collect();
-    let s = demo::run(&ms, &opts, &|_| {}).unwrap();
+    let s = demo::run(&ms, &opts, &Progress::hidden()).unwrap();
     let table = demo::table(&s);
     println!("{table}");
     let want = "\

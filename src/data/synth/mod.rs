@@ -657,10 +657,7 @@ fn render_valid(config: &Config, index: u64) -> Sample {
 pub fn generate(config: &Config) -> Result<Dataset> {
     config.validate()?;
     let s = config.size as usize;
-    let samples: Vec<Sample> = (0..config.count as u64)
-        .into_par_iter()
-        .map(|i| render_valid(config, i))
-        .collect();
+    let samples: Vec<Sample> = (0..config.count as u64).into_par_iter().map(|i| render_valid(config, i)).collect();
     let mut images = Array4::<u8>::zeros((config.count, s, s, 3));
     let mut parts = Array3::<u8>::zeros((config.count, s, s));
     for (i, smp) in samples.iter().enumerate() {
