@@ -14,6 +14,7 @@ pub mod pointing;
 pub mod render;
 pub mod resize;
 pub mod roi;
+pub mod study;
 
 use std::path::Path;
 

@@ -8,6 +8,7 @@ use ndarray::{Array2, Axis};
 use ndarray_npy::WriteNpyExt;
 
 use super::{topology_of, PreprocessArgs, TopologyArgs};
+use crate::cam::study::{Against, Study};
 use crate::cam::{self, compare, methods, read_exported, render, Deployed, Post, Request, Route, Ste, Training};
 use crate::engine::Engine;
 use crate::error::{write_atomic, Error, Result};
@@ -16,7 +17,6 @@ use crate::model;
 use crate::output::{check_dir, entries_all, json_has_keys, put, write_dir, Owner};
 use crate::progress::Progress;
 use crate::reference::Reference;
-use crate::report::grid::{Prediction, Row, RowLabel, Tile};
 
 /// How raw maps become heatmaps. The default is the BinaryCoP seed script's (no ReLU, TF1
 /// bicubic) so results line up with the paper's figures; `--relu --interp bilinear` gives
@@ -259,166 +259,54 @@ pub fn cam(a: CamArgs, progress: &Progress, out: &mut String) -> Result<()> {
     })
 }
 
-/// The first cell of a compare row: the image's file name (and index) and the prediction.
-fn compare_label(name: &str, class: usize, logits: &[f32]) -> RowLabel {
-    let short = Path::new(name).file_name().map_or(name.to_string(), |f| f.to_string_lossy().into_owned());
-    let predicted = Prediction { class: format!("class {class}"), score: compare::softmax_at(logits, class) };
-    RowLabel { title: short, truth: None, predicted: Some(predicted) }
-}
-
 pub fn compare(a: CompareArgs, progress: &Progress, out: &mut String) -> Result<()> {
     let loaded = model::load_with(&a.model, topology_of(&a.topo)?)?;
     let trained = loaded.trained.ok_or_else(|| {
         Error::file(&a.model, "a folded artifact has no training graph; pass the .onnx or parameter .npz")
     })?;
-    let method_list: Vec<&'static dyn cam::CamMethod> =
-        a.method.split(',').map(|m| methods::by_name(m.trim())).collect::<Result<_>>()?;
+    let methods = a.method.split(',').map(|m| methods::by_name(m.trim())).collect::<Result<_>>()?;
     let layer = loaded.folded.topology.find_layer(&a.layer)?;
     let (batch, names) = crate::data::load_images(&a.images, loaded.folded.topology.input, &a.prep.preprocess())?;
     let engine = Engine::new(loaded.folded)?;
     let reference = Reference::new(trained)?;
-    let deployed = Deployed::new(&engine);
-    let training = Training::new(&reference);
-    let post = a.post.post();
-    let against_dir = (a.against != "training").then(|| PathBuf::from(&a.against));
-    if let Some(d) = &against_dir {
-        if !d.is_dir() {
-            return Err(Error::file(d, "--against must be 'training' or a folder of toolbox exports"));
-        }
-        if method_list.iter().any(|m| m.name() != "gradcam") {
-            return Err(Error::invalid(
-                "toolbox exports hold activations and gradients: only --method gradcam compares with them",
-            ));
-        }
-    }
+    let against = match a.against.as_str() {
+        "training" => Against::Training(Training::new(&reference)),
+        dir => Against::Exports(PathBuf::from(dir)),
+    };
+    let study = Study { engine: &engine, against, layer, methods, ste: a.ste, post: a.post.post(), steps: a.steps };
+    study.check()?;
     check_dir(&a.out, &COMPARE_OUT)?;
     let size = (batch.dim().1, batch.dim().2);
-    let classes = engine.classes();
     let masks =
         if a.outline.is_empty() { None } else { Some(crate::data::load_masks(&a.outline, size, batch.dim().0)?) };
-    let mut rows = Vec::new();
-    // Per predicted class: rows of tiles (raw, then deployed and reference per method).
-    let mut blocks: Vec<Vec<Row>> = vec![Vec::new(); classes];
-    let mut curves = vec![compare::CurveMean::default(); method_list.len()];
-    let bar = progress.bar(batch.dim().0 as u64, "comparing CAMs");
-    for (i, img) in batch.axis_iter(Axis(0)).enumerate() {
-        let raw = render::to_rgb(img);
-        let region = masks.as_ref().map(|m| m[i].clone());
-        let mut tiles = vec![Tile::new(raw.clone())];
-        let mut per_method = serde_json::Map::new();
-        let (mut class, mut logits) = (0, Vec::new());
-        for (k, &method) in method_list.iter().enumerate() {
-            let req = Request { layer, method, class: None, ste: a.ste, post };
-            let dep = cam::compute(&deployed, img, &req)?;
-            (class, logits) = (dep.class, dep.logits.clone());
-            // The same class on both routes, so the maps answer the same question.
-            let other = match &against_dir {
-                None => cam::compute(&training, img, &Request { class: Some(dep.class), ..req })?,
-                Some(d) => {
-                    let act = read_exported(&d.join(format!("{i}/activations.npz")), "arr_0", false)?;
-                    let grad = read_exported(&d.join(format!("{i}/gradients.npz")), "arr_0", false)?;
-                    cam::from_exported(&act, &grad, size, post)?
-                }
-            };
-            let sim = compare::similarity(&dep.heatmap.map, &other.heatmap.map);
-            let curve = compare::faithfulness_curves(&engine, img, &dep.heatmap.map, dep.class, a.steps)?;
-            curves[k].add(&curve);
-            let faith = curve.aucs();
-            for map in [&dep.heatmap.map, &other.heatmap.map] {
-                tiles.push(Tile::new(render::overlay(&raw, &render::colorize(map))).with_outline(region.clone()));
-            }
-            per_method.insert(
-                method.name().to_string(),
-                serde_json::json!({
-                    "deployed_constant": dep.heatmap.constant,
-                    "reference_constant": other.heatmap.constant,
-                    "similarity": sim,
-                    "faithfulness": faith,
-                }),
-            );
-        }
-        if blocks[class].len() < crate::report::grid::MAX_ROWS {
-            blocks[class].push(Row { label: compare_label(&names[i], class, &logits), tiles });
-        }
-        rows.push(serde_json::json!({ "input": names[i], "class": class, "methods": per_method }));
-        bar.inc(1);
-    }
-    drop(bar);
-    let mut methods_summary = serde_json::Map::new();
-    for m in &method_list {
-        let vals = |path: &[&str]| -> Vec<f64> {
-            rows.iter().filter_map(|r| path.iter().fold(&r["methods"][m.name()], |v, k| &v[*k]).as_f64()).collect()
-        };
-        let mean = |path: &[&str]| -> Option<f64> {
-            let v = vals(path);
-            (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
-        };
-        let drifted =
-            rows.iter().filter(|r| r["methods"][m.name()]["similarity"]["drift"].as_bool() == Some(true)).count();
-        methods_summary.insert(
-            m.name().to_string(),
-            serde_json::json!({
-                "images": rows.len(),
-                "drifted": drifted,
-                "mean": {
-                    "pearson": mean(&["similarity", "pearson"]),
-                    "spearman": mean(&["similarity", "spearman"]),
-                    "cosine": mean(&["similarity", "cosine"]),
-                    "iou_top10": mean(&["similarity", "iou_top10"]),
-                    "iou_top20": mean(&["similarity", "iou_top20"]),
-                    "ssim": mean(&["similarity", "ssim"]),
-                    "deletion_auc": mean(&["faithfulness", "deletion_auc"]),
-                    "insertion_auc": mean(&["faithfulness", "insertion_auc"]),
-                },
-            }),
-        );
-    }
-    let mut per_class = serde_json::Map::new();
-    for c in 0..classes {
-        let in_class: Vec<&serde_json::Value> = rows.iter().filter(|r| r["class"] == c).collect();
-        let mut by_method = serde_json::Map::new();
-        for m in &method_list {
-            let p: Vec<f64> =
-                in_class.iter().filter_map(|r| r["methods"][m.name()]["similarity"]["pearson"].as_f64()).collect();
-            by_method.insert(
-                m.name().to_string(),
-                serde_json::json!({ "images": in_class.len(), "mean_pearson": (!p.is_empty()).then(|| p.iter().sum::<f64>() / p.len() as f64) }),
-            );
-        }
-        per_class.insert(c.to_string(), serde_json::Value::Object(by_method));
-    }
-    let summary = serde_json::json!({
-        "model": a.model.display().to_string(),
-        "layer": engine.layers()[layer].name,
-        "against": a.against,
-        "ste": format!("{:?}", a.ste).to_lowercase(),
-        "relu": post.relu,
-        "interp": format!("{:?}", post.interp).to_lowercase(),
-        "drift_threshold_pearson": compare::DRIFT_PEARSON,
-        "columns": std::iter::once("raw".to_string())
-            .chain(method_list.iter().flat_map(|m| [format!("deployed {}", m.name()), format!("{} {}", a.against, m.name())]))
-            .collect::<Vec<_>>(),
-        "methods": methods_summary,
-        "per_class": per_class,
-        "per_image": rows,
-    });
-    let title = format!("binarycop: deployed vs {} CAMs at {}", a.against, engine.layers()[layer].name);
-    let mean_curves: Vec<(String, compare::Curves)> =
-        method_list.iter().zip(&curves).filter_map(|(m, c)| Some((m.name().to_string(), c.mean()?))).collect();
+    let outcome = study.run(&a.model.display().to_string(), &batch, &names, masks.as_deref(), progress)?;
+    let layer_name = &engine.layers()[layer].name;
+    let title = format!("binarycop: deployed vs {} CAMs at {layer_name}", a.against);
     let mut written = 0;
     write_dir(&a.out, &COMPARE_OUT, |dir| {
-        put(dir, "metrics.json", serde_json::to_string_pretty(&summary).expect("JSON").as_bytes())?;
-        written = crate::report::compare::write(dir, &title, &summary, blocks, &mean_curves)?;
+        put(dir, "metrics.json", serde_json::to_string_pretty(&outcome.summary).expect("JSON").as_bytes())?;
+        written =
+            crate::report::compare::write(dir, &title, &outcome.summary, outcome.rows_per_class, &outcome.mean_curves)?;
         Ok(())
     })?;
+    write_means(out, &outcome.summary, layer_name, &a.against);
+    let _ = writeln!(
+        out,
+        "wrote metrics.json, report.html and grid.png/.svg ({} class blocks) to {}",
+        written,
+        a.out.display()
+    );
+    Ok(())
+}
+
+/// One line per method: the means over the images and the drift count.
+fn write_means(out: &mut String, summary: &serde_json::Value, layer: &str, against: &str) {
     let f = |v: &serde_json::Value| v.as_f64().map_or("n/a".to_string(), |x| format!("{x:.3}"));
-    for (name, m) in &methods_summary {
+    for (name, m) in summary["methods"].as_object().into_iter().flatten() {
         let mean = &m["mean"];
         let _ = writeln!(
             out,
-            "{name} on {}: deployed vs {} over {} images: Pearson {}, Spearman {}, IoU@10% {}, IoU@20% {}, SSIM {}, deletion AUC {}, insertion AUC {}; {} flagged as drift (Pearson < {})",
-            engine.layers()[layer].name,
-            a.against,
+            "{name} on {layer}: deployed vs {against} over {} images: Pearson {}, Spearman {}, IoU@10% {}, IoU@20% {}, SSIM {}, deletion AUC {}, insertion AUC {}; {} flagged as drift (Pearson < {})",
             m["images"],
             f(&mean["pearson"]),
             f(&mean["spearman"]),
@@ -431,11 +319,4 @@ pub fn compare(a: CompareArgs, progress: &Progress, out: &mut String) -> Result<
             compare::DRIFT_PEARSON
         );
     }
-    let _ = writeln!(
-        out,
-        "wrote metrics.json, report.html and grid.png/.svg ({} class blocks) to {}",
-        written,
-        a.out.display()
-    );
-    Ok(())
 }
