@@ -57,7 +57,8 @@ fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
 fn the_committed_stand_in_is_what_export_deploy_writes() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("d");
-    let (code, text, err) = cli(&["export-deploy", "--model", &model(), "--folding", "ncnv", "--out", out.to_str().unwrap()]);
+    let (code, text, err) =
+        cli(&["export-deploy", "--model", &model(), "--folding", "ncnv", "--out", out.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
     assert!(text.contains("bitfile/ncnv72_published.hwh") && text.contains("no bitstream"), "{text}");
     let (fresh, committed) = (files(&out), files(Path::new(&deploy())));
@@ -110,7 +111,18 @@ fn infer_through_the_stand_in_gives_the_cpu_engines_labels() {
     assert_eq!(code, 0, "{err}");
     let cpu = labels(&serde_json::from_str(&out).unwrap());
     let sim = [
-        "infer", "--model", &m, "--images", &npy, "--backend", "sim", "--folding", "ncnv", "--deploy", &d, "--class-names",
+        "infer",
+        "--model",
+        &m,
+        "--images",
+        &npy,
+        "--backend",
+        "sim",
+        "--folding",
+        "ncnv",
+        "--deploy",
+        &d,
+        "--class-names",
         NAMES,
     ];
     let (code, out, err) = cli(&[sim.as_slice(), &["--json"]].concat());
@@ -211,5 +223,31 @@ fn the_sim_device_takes_its_register_windows_from_the_hwh() {
         copy.to_str().unwrap(),
     ]);
     assert_eq!(code, 1, "{err}");
-    assert!(err.contains("window") && !err.contains("panicked"), "{err}");
+    let hwh = copy.join("bitfile/ncnv72_published.hwh");
+    let want = format!("{}: odma0's register window is 16 bytes; the IODMA's registers need 0x20", hwh.display());
+    assert!(err.contains(&want) && !err.contains("panicked"), "{err}");
+}
+
+/// BinaryCoP's own published folder (its driver.py and resizer.hwh) shapes the simulated device
+/// for the 72×72 model as our stand-in does. Needs `BINARYCOP_REPO`: a work tree of
+/// NaelF/BinaryCoP (its files are never committed here).
+#[test]
+fn the_published_notebook_folder_drives_the_sim_for_the_72x72_model() {
+    let Some(repo) = std::env::var_os("BINARYCOP_REPO") else {
+        eprintln!("skipped: set BINARYCOP_REPO to a work tree of NaelF/BinaryCoP to try its notebook/ deployment");
+        return;
+    };
+    let notebook = Path::new(&repo).join("notebook").to_string_lossy().into_owned();
+    let tmp = tempfile::tempdir().unwrap();
+    let (npy, _) = faces(tmp.path(), 6, 72);
+    let npy = npy.to_string_lossy().into_owned();
+    let m = model();
+    let args = ["infer", "--model", &m, "--images", &npy, "--backend", "sim", "--folding", "ncnv", "--json"];
+    let (code, out, err) = cli(&[args.as_slice(), &["--deploy", &notebook]].concat());
+    assert_eq!(code, 0, "{err}");
+    let published: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(published["cpu_check"], serde_json::json!({"checked": 6, "mismatches": []}));
+    let (code, out, err) = cli(&[args.as_slice(), &["--deploy", &deploy()]].concat());
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(labels(&published), labels(&serde_json::from_str(&out).unwrap()));
 }

@@ -73,9 +73,7 @@ pub enum PlError {
          command is `binarycop load`)"
     )]
     LoadNotAllowed,
-    #[error(
-        "{bit}: the header says {bytes} payload bytes{stand_in}: there is no bitstream to load"
-    )]
+    #[error("{bit}: the header says {bytes} payload bytes{stand_in}: there is no bitstream to load")]
     EmptyBitstream { bit: PathBuf, bytes: usize, stand_in: &'static str },
     #[error("{dir}: the FPGA manager has no '{attr}' attribute: {why}")]
     NoLoadInterface { dir: PathBuf, attr: &'static str, why: &'static str },

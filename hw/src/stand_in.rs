@@ -216,7 +216,10 @@ mod tests {
         let d = parse(&s.driver_py().unwrap(), Path::new("driver.py")).unwrap();
         assert_eq!(d.form, Form::Single);
         let (i, o) = d.single_io().unwrap();
-        assert_eq!((i.folded.as_slice(), i.packed.as_slice()), ([1, 72, 72, 1, 3].as_slice(), [1, 72, 72, 1, 3].as_slice()));
+        assert_eq!(
+            (i.folded.as_slice(), i.packed.as_slice()),
+            ([1, 72, 72, 1, 3].as_slice(), [1, 72, 72, 1, 3].as_slice())
+        );
         assert_eq!((i.frame_bytes(), o.frame_bytes(), o.folded.as_slice()), (15552, 1, [1, 1, 1].as_slice()));
         let h = parse_hwh(&s.hwh()).unwrap();
         let w: Vec<_> = h.dmas.iter().map(|d| (d.name.as_str(), d.base, d.range)).collect();
@@ -224,7 +227,10 @@ mod tests {
         assert_eq!((h.fclk_mhz, h.fclk_actual_mhz), (Some(100.0), Some(100.0)));
         assert_eq!(h.processor, "processing_system7");
         let b = parse_bit(&s.bit()).unwrap();
-        assert_eq!((b.design.as_str(), b.version.as_deref(), b.payload_len), ("demo_stand_in", Some(STAND_IN_VERSION), 0));
+        assert_eq!(
+            (b.design.as_str(), b.version.as_deref(), b.payload_len),
+            ("demo_stand_in", Some(STAND_IN_VERSION), 0)
+        );
     }
 
     #[test]

@@ -197,6 +197,18 @@ fn deployment_contract(dir: &Path, model: &FoldedModel) -> Result<(Contract, usi
     }
     let (i, o) = d.driver.single_io()?;
     let window = |n: &str| d.files.hwh.dma(n).map_or(0, |w| w.range);
+    for dma in [&i.dma, &o.dma] {
+        if window(dma) < binarycop_hw::regs::WINDOW_MIN as u64 {
+            return Err(Error::file(
+                &d.files.hwh_path,
+                format!(
+                    "{dma}'s register window is {} bytes; the IODMA's registers need {:#x}",
+                    window(dma),
+                    binarycop_hw::regs::WINDOW_MIN
+                ),
+            ));
+        }
+    }
     let window_len = usize::try_from(window(&i.dma).min(window(&o.dma))).unwrap_or(usize::MAX);
     Ok((c, window_len))
 }

@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::{topology_of, PreprocessArgs, TopologyArgs};
-use crate::accel::{self, Accelerator, ClassNames, CpuAccel, SimAccel, SimAccelConfig, ZynqAccel, ZynqOptions, ZynqSource};
+use crate::accel::{
+    self, Accelerator, ClassNames, CpuAccel, SimAccel, SimAccelConfig, ZynqAccel, ZynqOptions, ZynqSource,
+};
 use crate::cam::methods;
 use crate::error::{Error, Result};
 use crate::model;
@@ -106,7 +108,9 @@ fn open_backend(args: &WatchArgs, folded: Option<model::FoldedModel>) -> Result<
         return Err(Error::invalid("--allow-devmem, --set-clock and --pl-loaded apply to --backend zynq"));
     }
     let need_model = || {
-        Error::invalid(format!("--backend {b:?} needs --model (only zynq runs without one, from --deploy)").to_lowercase())
+        Error::invalid(
+            format!("--backend {b:?} needs --model (only zynq runs without one, from --deploy)").to_lowercase(),
+        )
     };
     Ok(match b {
         WatchBackend::Cpu => Box::new(CpuAccel::new(folded.ok_or_else(need_model)?)?),
@@ -117,9 +121,10 @@ fn open_backend(args: &WatchArgs, folded: Option<model::FoldedModel>) -> Result<
             Box::new(SimAccel::with_config(folded, &folding, cfg)?)
         }
         WatchBackend::Zynq => {
-            let dir = args.deploy.clone().ok_or_else(|| {
-                Error::invalid("--backend zynq needs --deploy DIR (a FINN deployment folder)")
-            })?;
+            let dir = args
+                .deploy
+                .clone()
+                .ok_or_else(|| Error::invalid("--backend zynq needs --deploy DIR (a FINN deployment folder)"))?;
             let opts = ZynqOptions { allow_devmem: args.allow_devmem, checks: args.pl.checks(), ..Default::default() };
             Box::new(ZynqAccel::open(&ZynqSource::Deploy(dir), &opts, folded)?)
         }
@@ -200,7 +205,9 @@ pub fn watch(args: WatchArgs, out: &mut String) -> Result<()> {
             stdout,
             "watching {} with {} on the {} backend{through}, {} → {}",
             source.describe(),
-            args.model.as_ref().map_or("no model (labels from the deployment)".to_string(), |p| p.display().to_string()),
+            args.model
+                .as_ref()
+                .map_or("no model (labels from the deployment)".to_string(), |p| p.display().to_string()),
             accel.name(),
             prep.describe(),
             accel.io().image
