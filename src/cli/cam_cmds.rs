@@ -165,49 +165,53 @@ fn write_cam_files(dir: &Path, raw: &image::RgbImage, heat: &Array2<f32>) -> Res
     write_npy(&dir.join("heatmap.npy"), heat)
 }
 
-pub fn cam(a: CamArgs, progress: &Progress, out: &mut String) -> Result<()> {
+/// The seed workflow: Grad-CAM from a training toolbox's exported activations and gradients.
+fn cam_seed(a: &CamArgs, acts: &Path, grads: &Path, out: &mut String) -> Result<()> {
     let post = a.post.post();
-    if let (Some(acts), Some(grads)) = (&a.activations, &a.gradients) {
-        let chw = a.layout == "chw";
-        let act = read_exported(acts, &a.key, chw)?;
-        let grad = read_exported(grads, &a.key, chw)?;
-        let raw = match &a.image {
-            Some(p) => {
-                let bytes = crate::data::read_input(p)?;
-                crate::data::decode_image(&bytes, &crate::data::DecodeBound::CAM_IMAGE)
-                    .map_err(|e| e.in_file(p))?
-                    .to_rgb8()
-            }
-            None => return Err(Error::invalid("--image is needed with --activations (the heatmap takes its size)")),
-        };
-        let (h, w) = (raw.height() as usize, raw.width() as usize);
-        // A map whose shape is far from the image's aspect was most likely read with the
-        // wrong layout (e.g. H×W×C data as C×H×W).
-        let (mh, mw) = (act.dim().0 as f64, act.dim().1 as f64);
-        let ratio = (mh / mw) / (h as f64 / w as f64);
-        if !(0.5..=2.0).contains(&ratio) {
-            return Err(Error::file(
-                acts,
-                format!("the map is {}x{} (H×W) but the image is {h}x{w}: is --layout {} right?", mh, mw, a.layout),
-            ));
+    let chw = a.layout == "chw";
+    let act = read_exported(acts, &a.key, chw)?;
+    let grad = read_exported(grads, &a.key, chw)?;
+    let raw = match &a.image {
+        Some(p) => {
+            let bytes = crate::data::read_input(p)?;
+            crate::data::decode_image(&bytes, &crate::data::DecodeBound::CAM_IMAGE).map_err(|e| e.in_file(p))?.to_rgb8()
         }
-        let c = cam::from_exported(&act, &grad, (h, w), post)?;
-        write_dir(&a.out, &CAM_OUT, |dir| write_cam_files(dir, &raw, &c.heatmap.map))?;
-        if c.heatmap.constant {
-            eprintln!("warning: the CAM is constant (all weights or activations cancel); heatmap.npy is all zeros");
-        }
-        let _ = writeln!(
-            out,
-            "Grad-CAM from {} and {}: {}x{}x{} at the layer, written to {}",
-            acts.display(),
-            grads.display(),
-            act.dim().0,
-            act.dim().1,
-            act.dim().2,
-            a.out.display()
-        );
-        return Ok(());
+        None => return Err(Error::invalid("--image is needed with --activations (the heatmap takes its size)")),
+    };
+    let (h, w) = (raw.height() as usize, raw.width() as usize);
+    // A map whose shape is far from the image's aspect was most likely read with the
+    // wrong layout (e.g. H×W×C data as C×H×W).
+    let (mh, mw) = (act.dim().0 as f64, act.dim().1 as f64);
+    let ratio = (mh / mw) / (h as f64 / w as f64);
+    if !(0.5..=2.0).contains(&ratio) {
+        return Err(Error::file(
+            acts,
+            format!("the map is {}x{} (H×W) but the image is {h}x{w}: is --layout {} right?", mh, mw, a.layout),
+        ));
     }
+    let c = cam::from_exported(&act, &grad, (h, w), post)?;
+    write_dir(&a.out, &CAM_OUT, |dir| write_cam_files(dir, &raw, &c.heatmap.map))?;
+    if c.heatmap.constant {
+        eprintln!("warning: the CAM is constant (all weights or activations cancel); heatmap.npy is all zeros");
+    }
+    let _ = writeln!(
+        out,
+        "Grad-CAM from {} and {}: {}x{}x{} at the layer, written to {}",
+        acts.display(),
+        grads.display(),
+        act.dim().0,
+        act.dim().1,
+        act.dim().2,
+        a.out.display()
+    );
+    Ok(())
+}
+
+pub fn cam(a: CamArgs, progress: &Progress, out: &mut String) -> Result<()> {
+    if let (Some(acts), Some(grads)) = (&a.activations, &a.gradients) {
+        return cam_seed(&a, acts, grads, out);
+    }
+    let post = a.post.post();
     let Some(model_path) = &a.model else {
         return Err(Error::invalid(
             "give either --activations/--gradients/--image (seed workflow) or --model/--images/--layer",
