@@ -22,12 +22,17 @@ pub struct Fifo {
     wtime: VecDeque<u64>,
     /// Read cycles of the last `depth` reads, indexed by read number mod depth.
     rtime: Vec<u64>,
+    /// reads mod depth and writes mod depth (kept as counters: no division per word).
+    rslot: usize,
+    wslot: usize,
     pub writes: u64,
     pub reads: u64,
     /// Largest number of slots in use in any cycle (never above the depth).
     pub max_occupancy: u64,
-    occ_w: VecDeque<u64>,
+    /// Read cycles not yet compared with a write.
     occ_r: VecDeque<u64>,
+    /// The first write whose occupancy is not final. Writes from here on are all unread, so
+    /// their cycles are the newest entries of `wtime`.
     occ_w_index: u64,
     occ_reads_le: u64,
     /// Every word that passed, when tapped.
@@ -46,10 +51,11 @@ impl Fifo {
             data: VecDeque::new(),
             wtime: VecDeque::new(),
             rtime: vec![0; ring],
+            rslot: 0,
+            wslot: 0,
             writes: 0,
             reads: 0,
             max_occupancy: 0,
-            occ_w: VecDeque::new(),
             occ_r: VecDeque::new(),
             occ_w_index: 0,
             occ_reads_le: 0,
@@ -77,7 +83,8 @@ impl Fifo {
         if d == 0 || self.writes < d {
             0
         } else {
-            self.rtime[((self.writes - d) % d) as usize] + 1
+            // Read number writes − d, whose slot is writes mod d.
+            self.rtime[self.wslot] + 1
         }
     }
 
@@ -91,12 +98,14 @@ impl Fifo {
         if let Some(tap) = self.tap.as_mut() {
             tap.extend_from_slice(word);
         }
+        self.writes += 1;
         if self.timing {
             self.wtime.push_back(t);
-            self.occ_w.push_back(t);
+            if !self.rtime.is_empty() {
+                self.wslot = if self.wslot + 1 == self.rtime.len() { 0 } else { self.wslot + 1 };
+            }
             self.settle();
         }
-        self.writes += 1;
     }
 
     /// Reads one word in cycle `t` into `dst`.
@@ -108,8 +117,8 @@ impl Fifo {
         if self.timing {
             self.wtime.pop_front();
             if !self.rtime.is_empty() {
-                let d = self.rtime.len() as u64;
-                self.rtime[(self.reads % d) as usize] = t;
+                self.rtime[self.rslot] = t;
+                self.rslot = if self.rslot + 1 == self.rtime.len() { 0 } else { self.rslot + 1 };
             }
             self.occ_r.push_back(t);
         }
@@ -122,8 +131,16 @@ impl Fifo {
     /// Occupancy in the cycle of each write = writes so far − reads in earlier cycles (a word
     /// read in the same cycle still holds its slot). A write's count is final once a read at or
     /// after its cycle is known, or all earlier reads are.
+    #[inline]
     fn settle(&mut self) {
-        while let Some(&w) = self.occ_w.front() {
+        if self.occ_w_index < self.writes {
+            self.settle_writes();
+        }
+    }
+
+    fn settle_writes(&mut self) {
+        while self.occ_w_index < self.writes {
+            let w = self.wtime[(self.occ_w_index - self.reads) as usize];
             while let Some(&r) = self.occ_r.front() {
                 if r < w {
                     self.occ_reads_le += 1;
@@ -137,7 +154,6 @@ impl Fifo {
             }
             let occ = self.occ_w_index + 1 - self.occ_reads_le;
             self.max_occupancy = self.max_occupancy.max(occ);
-            self.occ_w.pop_front();
             self.occ_w_index += 1;
         }
     }
