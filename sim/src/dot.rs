@@ -121,7 +121,10 @@ mod tests {
             let rows: Vec<u64> = (0..5 * words).map(|_| lcg(&mut s)).collect();
             let x: Vec<u64> = (0..words).map(|_| lcg(&mut s)).collect();
             let want: Vec<u32> = (0..5)
-                .map(|r| (0..words * 64).filter(|&b| (rows[r * words + b / 64] ^ x[b / 64]) >> (b % 64) & 1 == 1).count() as u32)
+                .map(|r| {
+                    (0..words * 64).filter(|&b| (rows[r * words + b / 64] ^ x[b / 64]) >> (b % 64) & 1 == 1).count()
+                        as u32
+                })
                 .collect();
             for (name, f) in mismatch_variants() {
                 let mut got = vec![0; 5];
