@@ -3,7 +3,9 @@
 //! Score-CAM with its masked forward passes (one per distinct channel) on one core and on all
 //! cores, and one engine forward pass for scale. Model and image: tests/fixtures/cnv_random.
 //! With BINARYCOP_TOOLBOX_PYTHON set, it then times pytorch-grad-cam on the same model and
-//! image (python/bench_pytorch_grad_cam.py) and prints the ratios.
+//! image (python/bench_pytorch_grad_cam.py) and prints the ratios. `engine_forward_1core` is the
+//! same measurement as `cargo bench --bench engine`'s `forward/1` (on this Brevitas model).
+//! BINARYCOP_BENCH_CLOCK=cpu times process CPU time on both sides (see benches/common).
 
 mod common;
 
@@ -13,10 +15,11 @@ use binarycop::cam::{self, methods, Deployed, Post, Request, Ste, Training};
 use binarycop::engine::Engine;
 use binarycop::model;
 use binarycop::reference::Reference;
+use criterion::measurement::Measurement;
 use criterion::Criterion;
 use ndarray::Array3;
 
-fn bench(c: &mut Criterion) {
+fn bench<M: Measurement>(c: &mut Criterion<M>) {
     // The Brevitas CNV of tests/fixtures/cnv_random: python/bench_pytorch_grad_cam.py times
     // pytorch-grad-cam on the same model and image.
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cnv_random");
@@ -59,7 +62,12 @@ fn bench(c: &mut Criterion) {
 fn pytorch_grad_cam() -> Option<serde_json::Value> {
     let python = std::env::var("BINARYCOP_TOOLBOX_PYTHON").ok()?;
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("python/bench_pytorch_grad_cam.py");
-    let out = std::process::Command::new(&python).arg(&script).arg("--json").output();
+    let mut cmd = std::process::Command::new(&python);
+    cmd.arg(&script).arg("--json");
+    if common::cpu_clock() {
+        cmd.arg("--cpu");
+    }
+    let out = cmd.output();
     match out {
         Ok(o) if o.status.success() => {
             serde_json::from_slice(o.stdout.trim_ascii_end().rsplit(|&b| b == b'\n').next()?).ok()
@@ -76,9 +84,7 @@ fn pytorch_grad_cam() -> Option<serde_json::Value> {
 }
 
 fn main() {
-    let mut c = Criterion::default().configure_from_args();
-    bench(&mut c);
-    c.final_summary();
+    common::run(bench, bench);
     let Some(pgc) = pytorch_grad_cam() else {
         println!("\nset BINARYCOP_TOOLBOX_PYTHON to time pytorch-grad-cam on the same model and image");
         return;

@@ -2,10 +2,11 @@
 fixture's first image: GradCAM and ScoreCAM (128 channels), one torch thread, the way
 benches/cam.rs times binarycop on the same model and image. Prints the median of the runs.
 
-    /root/.venv-toolbox/bin/python python/bench_pytorch_grad_cam.py [--json]
+    /root/.venv-toolbox/bin/python python/bench_pytorch_grad_cam.py [--json] [--cpu]
 
 `cargo bench --bench cam` runs it itself when BINARYCOP_TOOLBOX_PYTHON names the toolbox's
-python, and prints the ratios.
+python, and prints the ratios. `--cpu` times process CPU time instead of wall time (the bench
+passes it under BINARYCOP_BENCH_CLOCK=cpu, so both sides use the same clock).
 """
 
 import json
@@ -24,13 +25,16 @@ from export_cam import layer_module, load_params  # noqa: E402
 from make_fixtures import build_model, to_float_input  # noqa: E402
 
 
+CLOCK = time.process_time if "--cpu" in sys.argv[1:] else time.perf_counter
+
+
 def timed(fn, runs):
     fn()
     ts = []
     for _ in range(runs):
-        t0 = time.perf_counter()
+        t0 = CLOCK()
         fn()
-        ts.append(time.perf_counter() - t0)
+        ts.append(CLOCK() - t0)
     return statistics.median(ts)
 
 

@@ -12,6 +12,8 @@
 //! - [`npy`]: .npy/.npz reading with every header checked against the real data;
 //! - [`output`]: output folders written all or nothing;
 //! - [`limits`]: the bounds on everything read from a file (from binarycop-hw);
+//! - [`report`]: labelled figures, plots and HTML reports;
+//! - [`progress`]: progress bars for long work;
 //! - [`cli`]: the `binarycop` command.
 
 pub mod accel;
@@ -25,7 +27,9 @@ pub mod lower;
 pub mod model;
 pub mod npy;
 pub mod output;
+pub mod progress;
 pub mod reference;
+pub mod report;
 pub mod watch;
 
 pub use binarycop_hw::limits;

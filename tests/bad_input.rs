@@ -147,3 +147,42 @@ fn cli_input_errors() {
     // A usage error is exit code 2 (clap).
     assert_eq!(run(&["infer"]).0, 2);
 }
+
+/// A mistyped BINARYCOP_KERNEL is an error listing the valid names, never a silent fallback:
+/// a figure labelled "x86-avx2" must not be measured with another kernel.
+#[test]
+fn an_unknown_kernel_name_is_an_error() {
+    let images = fixture("ucnv_random/inputs.npy");
+    let model = fixture("ucnv_random/model.onnx");
+    let (model, images) = (model.to_str().unwrap(), images.to_str().unwrap());
+    for args in [vec!["infer", "--model", model, "--images", images], vec!["info", "--model", model]] {
+        let out =
+            Command::new(env!("CARGO_BIN_EXE_binarycop")).args(&args).env("BINARYCOP_KERNEL", "avx2").output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains("BINARYCOP_KERNEL='avx2' is not a kernel; this machine runs: portable"), "{err}");
+        assert!(out.stdout.is_empty(), "{args:?} printed before failing");
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_binarycop"))
+        .args(["info", "--model", model])
+        .env("BINARYCOP_KERNEL", "portable")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("kernel on this machine: portable"));
+}
+
+/// `fold` says how many thresholds sit within one ulp of a reachable accumulator value.
+#[test]
+fn fold_reports_near_ties() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m.npz");
+    let ties = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/finn/ncnv_ties/model.onnx");
+    for (model, want) in [
+        (fixture("ucnv_random/model.onnx"), "0 of 288 channels have a threshold within one ulp"),
+        (ties, "440 of 480 channels have a threshold within one ulp of a reachable accumulator value (Conv1_1 13,"),
+    ] {
+        let (code, stdout, err) = run(&["fold", "--model", model.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+        assert_eq!(code, 0, "{err}");
+        assert!(stdout.contains(want), "{stdout}");
+    }
+}

@@ -65,7 +65,9 @@ fn req(layer: usize, method: &str, ste: Ste) -> Request {
     Request { layer, method: methods::by_name(method).unwrap(), class: None, ste, post: Post::SEED }
 }
 
-/// Deployed against training Grad-CAM on the fixture: reported in the README.
+/// Deployed against training Grad-CAM on the fixture: the README's figures, each held by its own
+/// floor just under the value measured when it was written (identity 1.00000; windowed 0.95438
+/// at Pool2, 0.95426 at Conv2_2, 0.91248 at Pool1), over all 32 images.
 #[test]
 fn deployed_and_training_gradcam_agree() {
     let loaded = model::load(&fixture().join("model.onnx")).unwrap();
@@ -73,9 +75,12 @@ fn deployed_and_training_gradcam_agree() {
     let reference = Reference::new(loaded.trained.unwrap()).unwrap();
     let (dep, tr) = (Deployed::new(&engine), Training::new(&reference));
     let inputs: Array4<u8> = read_npy(fixture().join("inputs.npy")).unwrap();
-    for (layer_name, ste) in
-        [("Pool2", Ste::Windowed), ("Pool2", Ste::Identity), ("Conv2_2", Ste::Windowed), ("Pool1", Ste::Windowed)]
-    {
+    for (layer_name, ste, floor) in [
+        ("Pool2", Ste::Identity, 0.999),
+        ("Pool2", Ste::Windowed, 0.95),
+        ("Conv2_2", Ste::Windowed, 0.95),
+        ("Pool1", Ste::Windowed, 0.91),
+    ] {
         let layer = engine.model().topology.find_layer(layer_name).unwrap();
         let mut ps = Vec::new();
         for img in inputs.axis_iter(Axis(0)) {
@@ -86,12 +91,13 @@ fn deployed_and_training_gradcam_agree() {
                 ps.push(p);
             }
         }
+        assert_eq!(ps.len(), inputs.len_of(Axis(0)), "{layer_name} {ste:?}: a constant map on some image");
         let mean = ps.iter().sum::<f64>() / ps.len() as f64;
         eprintln!(
-            "deployed vs training Grad-CAM at {layer_name} ({ste:?} STE): mean Pearson {mean:.4} over {} images",
+            "deployed vs training Grad-CAM at {layer_name} ({ste:?} STE): mean Pearson {mean:.5} over {} images",
             ps.len()
         );
-        assert!(mean > 0.9, "{layer_name} {ste:?}: {mean}");
+        assert!(mean >= floor, "{layer_name} {ste:?}: {mean} < {floor}");
     }
 }
 
@@ -293,8 +299,12 @@ fn cam_cli_writes_outputs_and_refuses_bad_input() {
     let metrics: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(cmp.join("metrics.json")).unwrap()).unwrap();
     assert_eq!(metrics["per_image"].as_array().unwrap().len(), 32);
-    assert!(metrics["methods"]["gradcam"]["mean"]["pearson"].as_f64().unwrap() > 0.9);
+    // The README's compare output: Pearson 0.954 (Grad-CAM, windowed STE) and 1.000 (Score-CAM).
+    assert!(metrics["methods"]["gradcam"]["mean"]["pearson"].as_f64().unwrap() >= 0.95);
+    assert!(metrics["methods"]["scorecam"]["mean"]["pearson"].as_f64().unwrap() >= 0.9999);
     let html = std::fs::read_to_string(cmp.join("report.html")).unwrap();
-    assert!(html.contains("data:image/png;base64,") && !html.contains("src=\"http"));
-    assert!(cmp.join("grid_class0.png").exists());
+    assert!(html.contains("data:image/jpeg;base64,") && !html.contains("src=\"http"));
+    for f in ["grid.png", "grid.svg", "grid_preview.jpg"] {
+        assert!(cmp.join(f).exists(), "{f}");
+    }
 }

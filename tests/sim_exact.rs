@@ -168,3 +168,24 @@ proptest! {
         check(&m, &cfg, &images(2, 32, 32, 3, seed), true, None, if seed % 2 == 0 { Flow::BnnPynq } else { Flow::Finn });
     }
 }
+
+/// The paper's folding follows the layer shapes, not the topology's name: a renamed n-CNV gets
+/// n-CNV's folding, and a custom network called "cnv" gets none (the sim backend then asks for
+/// --folding).
+#[test]
+fn the_paper_folding_is_chosen_by_layer_shapes() {
+    let mut t = Topology::preset("ncnv", 4).unwrap();
+    t.name = "my_net".into();
+    let m = FoldedModel::fold(&random_model(&t, 3, false).unwrap()).unwrap();
+    assert_eq!(lower::paper_config(&m), binarycop_hw::folding::paper_config("ncnv"));
+    let custom = Topology::from_json(
+        r#"{"name":"cnv","input":{"height":8,"width":8,"channels":3},"layers":[
+            {"type":"conv","name":"Conv1_1","out_channels":64,"kernel":3},
+            {"type":"fc","name":"FC1","out_features":4}]}"#,
+    )
+    .unwrap();
+    let m = FoldedModel::fold(&random_model(&custom, 3, false).unwrap()).unwrap();
+    assert!(lower::paper_config(&m).is_none());
+    let err = binarycop::accel::sim::folding_for(&m, None).unwrap_err().to_string();
+    assert!(err.contains("does not have the layer shapes of a paper preset"), "{err}");
+}

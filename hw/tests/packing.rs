@@ -1,12 +1,13 @@
 //! Packing is byte-exact with FINN's own `data_packing.py`.
 //!
-//! `data/packing_vectors.json` was made by running FINN's `finnpy_to_packed_bytearray` and
-//! `packed_bytearray_to_finnpy` (finn 39f0c9a `src/finn/util/data_packing.py`, qonnx cc2ec17
-//! DataType, bitstring 3.1.7, numpy 1.26.4; fast_mode off) in a scratch folder outside the
-//! repository: 23 DataTypes, three inner widths each from {1,2,3,5,7,8,9,13,17,33}, 1–3 rows, all
-//! four flag settings, seeded random values with each type's min and max placed first. FINN
-//! keeps values in float32, so 32-bit values stay within ±2^24 plus the exact extremes. The
-//! generator also checked that FINN's unpack returns the values. No FINN code is in this repo.
+//! `data/packing_vectors.json` is made by `python/make_packing_vectors.py`, which runs FINN's
+//! `finnpy_to_packed_bytearray` and `packed_bytearray_to_finnpy` (fast_mode off) from a FINN
+//! checkout outside the repository (the file's `made_with` names the commits and versions):
+//! 23 DataTypes, three inner widths each from {1,2,3,5,7,8,9,13,17,33}, 1–3 rows, all four flag
+//! settings, seeded random values with each type's exactly representable min and max placed
+//! first. FINN keeps values in float32, so 32-bit values stay within ±2^24 plus the exact
+//! extreme. The generator also checks that FINN's unpack returns the values, and a rerun writes
+//! the same bytes. No FINN code is in this repo.
 
 use binarycop_hw::packing::{pack, pack_to_vec, unpack_to_vec, DataType, Layout, PackError};
 use proptest::prelude::*;
@@ -39,7 +40,7 @@ fn vectors() -> Vec<Case> {
 #[test]
 fn finn_vectors_pack_and_unpack_byte_exact() {
     let cases = vectors();
-    assert!(cases.len() >= 200, "{} cases", cases.len());
+    assert_eq!(cases.len(), 276, "the README counts 276 vectors");
     let mut dtypes = std::collections::BTreeSet::new();
     let mut layouts = std::collections::BTreeSet::new();
     for (i, c) in cases.iter().enumerate() {
@@ -116,7 +117,7 @@ proptest! {
     /// with the padding bits cleared.
     #[test]
     fn unpack_then_pack_clears_only_padding(
-        dt in dtype_strategy().prop_filter("BIPOLAR/TERNARY have unused codes", |d| {
+        dt in dtype_strategy().prop_filter("TERNARY's 2-bit field has an unused code", |d| {
             *d != DataType::TERNARY
         }),
         layout in layout_strategy(),

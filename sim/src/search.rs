@@ -185,6 +185,18 @@ pub fn search(
     budget: Budget,
     mvau_wwidth_max: usize,
 ) -> Result<Outcome, Error> {
+    search_observed(layers, input, target_cycles, budget, mvau_wwidth_max, &|_| {})
+}
+
+/// [`search`], telling `step` what it tries (for a progress display).
+pub fn search_observed(
+    layers: &[LayerSpec],
+    input: (usize, usize, usize),
+    target_cycles: u64,
+    budget: Budget,
+    mvau_wwidth_max: usize,
+    step: &dyn Fn(&str),
+) -> Result<Outcome, Error> {
     let mut notes = Vec::new();
     let model = implementation::model()?;
     let fits = |g: &Graph| budget.fits(&model.estimate(g, true));
@@ -210,6 +222,7 @@ pub fn search(
         let mut t = target;
         let mut packed = Vec::new();
         let g = loop {
+            step(&format!("folding for {t} cycles/frame"));
             let (_, mut g) = finn_folding(layers, input, t, mvau_wwidth_max)?;
             let depths = report::auto_fifo_depths(&g)?;
             g.set_fifo_depths(&depths);
@@ -240,6 +253,7 @@ pub fn search(
             ));
         }
         // The simulator's verdict.
+        step(&format!("simulating the folding for {t} cycles/frame"));
         let run = simulate(&g, &report::zero_frames(&g, 6), &SimOptions { timing: true, ..Default::default() })?;
         let sim = run.cycles_per_frame();
         let exp = g.max_exp_cycles();
@@ -311,7 +325,8 @@ mod tests {
         let cfg = set_folding(&layers, 1000, 36);
         assert_eq!(cfg.attrs_for("MVAU_hls_0", OP_MVAU)["SIMD"], 32);
         assert_eq!(cfg.attrs_for("MVAU_hls_0", OP_MVAU)["PE"], 1);
-        // At target 100 SIMD stops at 32 (64 > mvau_wwidth_max 36), then PE rises to 8 (64·8 = 512... 8·8=64 < 100).
+        // At target 100 SIMD stops at 32 (the next divisor, 64, exceeds mvau_wwidth_max 36;
+        // 64·256/32 = 512 cycles), then PE rises through 1, 2, 4, 8: (64/8)·(256/32) = 64 < 100.
         let cfg = set_folding(&layers, 100, 36);
         assert_eq!(cfg.attrs_for("MVAU_hls_0", OP_MVAU)["SIMD"], 32);
         assert_eq!(cfg.attrs_for("MVAU_hls_0", OP_MVAU)["PE"], 8);

@@ -234,10 +234,6 @@ pub struct SwuProc<'a> {
 }
 
 impl SwuProc<'_> {
-    pub fn reader_core(&self) -> &Core {
-        &self.reader
-    }
-
     fn try_read(&mut self, inp: &mut Fifo) -> bool {
         if !inp.can_read() {
             return false;

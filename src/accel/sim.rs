@@ -75,14 +75,14 @@ pub struct SimAccel {
     inner: Mutex<Inner>,
 }
 
-/// A folding config from a file or a paper preset name (cnv, ncnv, ucnv); None: the model's
-/// own preset, if its topology is one.
+/// A folding config from a file or a paper preset name (cnv, ncnv, ucnv); None: the paper's
+/// folding of the preset whose layer shapes the model has, if any.
 pub fn folding_for(model: &FoldedModel, spec: Option<&str>) -> Result<FoldingConfig> {
     let Some(spec) = spec else {
         return lower::paper_config(model).ok_or_else(|| {
             Error::invalid(format!(
-                "the sim backend needs a folding: the model's topology '{}' is not a paper preset (cnv, ncnv, \
-                 ucnv); pass --folding with a FINN folding config or a preset name",
+                "the sim backend needs a folding: the model's topology '{}' does not have the layer shapes \
+                 of a paper preset (cnv, ncnv, ucnv); pass --folding with a FINN folding config or a preset name",
                 model.topology.name
             ))
         });

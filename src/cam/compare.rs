@@ -16,6 +16,7 @@ use serde::Serialize;
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::limits::MAX_FAITHFULNESS_STEPS;
+use crate::report::plot::{self, Axes, Corner};
 
 /// Deployed-vs-training agreement below this Pearson correlation is flagged as drift. Maps of
 /// the same network that agree on where it looks correlate well above 0.5; below it the two
@@ -154,18 +155,101 @@ pub struct Faithfulness {
     pub insertion_auc: f64,
 }
 
-fn softmax_at(logits: &[f32], class: usize) -> f64 {
+/// The softmax probability of `class`.
+pub fn softmax_at(logits: &[f32], class: usize) -> f64 {
     let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let sum: f64 = logits.iter().map(|&l| ((l - max) as f64).exp()).sum();
     ((logits[class] - max) as f64).exp() / sum
 }
 
-fn auc(curve: &[f64]) -> f64 {
+/// The trapezoid mean of a curve sampled at equal steps.
+pub fn auc(curve: &[f64]) -> f64 {
     if curve.len() < 2 {
         return curve.first().copied().unwrap_or(0.0);
     }
     let segs = (curve.len() - 1) as f64;
     curve.windows(2).map(|w| (w[0] + w[1]) / 2.0).sum::<f64>() / segs
+}
+
+/// The deletion and insertion curves: the class probability after each of `steps` chunks
+/// (steps + 1 points, the untouched image first).
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Curves {
+    pub deletion: Vec<f64>,
+    pub insertion: Vec<f64>,
+}
+
+impl Curves {
+    pub fn aucs(&self) -> Faithfulness {
+        Faithfulness { deletion_auc: auc(&self.deletion), insertion_auc: auc(&self.insertion) }
+    }
+}
+
+/// The running mean of curves of equal length.
+#[derive(Clone, Debug, Default)]
+pub struct CurveMean {
+    n: usize,
+    sum: Option<Curves>,
+}
+
+impl CurveMean {
+    pub fn add(&mut self, c: &Curves) {
+        self.n += 1;
+        match &mut self.sum {
+            None => self.sum = Some(c.clone()),
+            Some(s) => {
+                s.deletion.iter_mut().zip(&c.deletion).for_each(|(a, b)| *a += b);
+                s.insertion.iter_mut().zip(&c.insertion).for_each(|(a, b)| *a += b);
+            }
+        }
+    }
+
+    /// None before the first curve.
+    pub fn mean(&self) -> Option<Curves> {
+        let k = self.n as f64;
+        self.sum.as_ref().map(|s| Curves {
+            deletion: s.deletion.iter().map(|v| v / k).collect(),
+            insertion: s.insertion.iter().map(|v| v / k).collect(),
+        })
+    }
+}
+
+/// The x range of an agreement histogram: up to 1, from a tenth below the drift threshold or
+/// from the lowest value (rounded down to a tenth) if that is lower, but not below −1.
+pub fn agreement_range(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    let lowest = values.filter(|v| !v.is_nan()).fold(1.0f64, f64::min);
+    (((lowest * 10.0).floor() / 10.0).clamp(-1.0, DRIFT_PEARSON - 0.1), 1.0)
+}
+
+/// Deletion and insertion curves (one series per named map, with its AUC) as an SVG plot of two
+/// panels; `suffix` ends the panel titles.
+pub fn faithfulness_chart(curves: &[(String, Curves)], suffix: &str) -> Result<String> {
+    let panel = |deletion: bool| plot::Curves {
+        title: format!("{}{suffix}", if deletion { "Deletion" } else { "Insertion" }),
+        series: curves
+            .iter()
+            .map(|(name, c)| {
+                let (ys, auc) = if deletion {
+                    (&c.deletion, c.aucs().deletion_auc)
+                } else {
+                    (&c.insertion, c.aucs().insertion_auc)
+                };
+                let n = ys.len().saturating_sub(1).max(1) as f64;
+                (format!("{name} (AUC {auc:.3})"), ys.iter().enumerate().map(|(k, &y)| (k as f64 / n, y)).collect())
+            })
+            .collect(),
+        // Deletion curves fall and insertion curves rise: the legend goes where they are not.
+        legend: if deletion { Corner::UpperRight } else { Corner::LowerRight },
+    };
+    let axes = Axes {
+        x_desc: "share of pixels removed / inserted (most relevant first)".into(),
+        y_desc: "probability of the class".into(),
+        y: (0.0, 1.0),
+        panel: (460, 300),
+        values: false,
+        y_decimals: 1,
+    };
+    plot::curves(&[panel(true), panel(false)], &axes, (0.0, 1.0), vec![0.0, 0.25, 0.5, 0.75, 1.0])
 }
 
 /// Deletion and insertion AUC of a heatmap (image size) for `class`, on the deployed network.
@@ -176,6 +260,17 @@ pub fn faithfulness(
     class: usize,
     steps: usize,
 ) -> Result<Faithfulness> {
+    Ok(faithfulness_curves(engine, img, heatmap, class, steps)?.aucs())
+}
+
+/// The deletion and insertion curves behind [`faithfulness`].
+pub fn faithfulness_curves(
+    engine: &Engine,
+    img: ArrayView3<u8>,
+    heatmap: &Array2<f32>,
+    class: usize,
+    steps: usize,
+) -> Result<Curves> {
     let (h, w, c) = img.dim();
     let order: Vec<usize> = {
         let v = flat(heatmap);
@@ -213,7 +308,7 @@ pub fn faithfulness(
         del.push(score(&deleted)?);
         ins.push(score(&inserted)?);
     }
-    Ok(Faithfulness { deletion_auc: auc(&del), insertion_auc: auc(&ins) })
+    Ok(Curves { deletion: del, insertion: ins })
 }
 
 #[cfg(test)]
@@ -235,6 +330,14 @@ mod tests {
         // Top 50% of 4 pixels: {3,4} vs {1,4} → IoU 1/3.
         assert!((iou_top(&a, &[4.0, 1.0, 2.0, 3.0], 0.5) - 1.0 / 3.0).abs() < 1e-12);
         assert_eq!(auc(&[1.0, 0.0]), 0.5);
+        assert_eq!(agreement_range([0.97, 0.99].into_iter()), (0.4, 1.0));
+        assert_eq!(agreement_range([0.97, 0.21, f64::NAN].into_iter()), (0.2, 1.0));
+        assert_eq!(agreement_range([-1.0].into_iter()), (-1.0, 1.0));
+        let mut m = CurveMean::default();
+        assert_eq!(m.mean(), None);
+        m.add(&Curves { deletion: vec![1.0, 0.0], insertion: vec![0.0, 1.0] });
+        m.add(&Curves { deletion: vec![0.5, 0.5], insertion: vec![0.0, 0.5] });
+        assert_eq!(m.mean(), Some(Curves { deletion: vec![0.75, 0.25], insertion: vec![0.0, 0.75] }));
     }
 
     #[test]

@@ -10,8 +10,8 @@ pub mod backprop;
 pub mod base;
 pub mod compare;
 pub mod methods;
+pub mod pointing;
 pub mod render;
-pub mod report;
 pub mod resize;
 pub mod roi;
 

@@ -1,6 +1,7 @@
 //! Pictures of CAMs, in the BinaryCoP seed script's conventions: the heatmap scaled to 0..255
 //! (truncated), coloured with matplotlib's 'jet' at 255 levels, and a 50/50 blend with the raw
-//! image (PIL's `Image.blend`). Grids put one image per row. PNGs are written atomically.
+//! image (PIL's `Image.blend`). PNGs are written atomically. Labelled figures of many CAMs
+//! are `report::grid`'s.
 
 use std::path::Path;
 
@@ -72,29 +73,6 @@ pub fn overlay(background: &RgbImage, heat: &RgbImage) -> RgbImage {
 /// Scales up with nearest neighbours so small maps are visible.
 pub fn enlarge(img: &RgbImage, factor: u32) -> RgbImage {
     image::imageops::resize(img, img.width() * factor, img.height() * factor, image::imageops::FilterType::Nearest)
-}
-
-/// Tiles images into rows (each row a list of equally sized tiles) with a white gutter.
-pub fn grid(rows: &[Vec<RgbImage>], gutter: u32) -> RgbImage {
-    let tw = rows.iter().flatten().map(|t| t.width()).max().unwrap_or(1);
-    let th = rows.iter().flatten().map(|t| t.height()).max().unwrap_or(1);
-    let cols = rows.iter().map(Vec::len).max().unwrap_or(1) as u32;
-    let mut out = RgbImage::from_pixel(
-        cols * (tw + gutter) + gutter,
-        rows.len() as u32 * (th + gutter) + gutter,
-        image::Rgb([255, 255, 255]),
-    );
-    for (r, row) in rows.iter().enumerate() {
-        for (c, tile) in row.iter().enumerate() {
-            image::imageops::replace(
-                &mut out,
-                tile,
-                (gutter + c as u32 * (tw + gutter)) as i64,
-                (gutter + r as u32 * (th + gutter)) as i64,
-            );
-        }
-    }
-    out
 }
 
 /// PNG bytes of an image.

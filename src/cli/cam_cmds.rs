@@ -14,7 +14,9 @@ use crate::error::{write_atomic, Error, Result};
 use crate::limits::MAX_FAITHFULNESS_STEPS;
 use crate::model;
 use crate::output::{check_dir, entries_all, json_has_keys, put, write_dir, Owner};
+use crate::progress::Progress;
 use crate::reference::Reference;
+use crate::report::grid::{Prediction, Row, RowLabel, Tile};
 
 /// How raw maps become heatmaps. The default is the BinaryCoP seed script's (no ReLU, TF1
 /// bicubic) so results line up with the paper's figures; `--relu --interp bilinear` gives
@@ -116,6 +118,10 @@ pub struct CompareArgs {
     #[arg(long, default_value_t = 16, value_parser = super::count(1, MAX_FAITHFULNESS_STEPS),
           help = format!("Deletion/insertion steps for the faithfulness curves (1 to {MAX_FAITHFULNESS_STEPS})"))]
     steps: usize,
+    /// Ground-truth regions to outline on the CAM tiles: a uint8 or bool .npy (N×H×W, nonzero
+    /// inside) or one mask image per input, in the images' order, at the model input's size.
+    #[arg(long, num_args = 1..)]
+    outline: Vec<PathBuf>,
     #[arg(long)]
     out: PathBuf,
 }
@@ -159,7 +165,7 @@ fn write_cam_files(dir: &Path, raw: &image::RgbImage, heat: &Array2<f32>) -> Res
     write_npy(&dir.join("heatmap.npy"), heat)
 }
 
-pub fn cam(a: CamArgs, out: &mut String) -> Result<()> {
+pub fn cam(a: CamArgs, progress: &Progress, out: &mut String) -> Result<()> {
     let post = a.post.post();
     if let (Some(acts), Some(grads)) = (&a.activations, &a.gradients) {
         let chw = a.layout == "chw";
@@ -237,6 +243,7 @@ pub fn cam(a: CamArgs, out: &mut String) -> Result<()> {
         a.graph,
         format!("{:?}", a.ste).to_lowercase()
     );
+    let bar = progress.bar(batch.dim().0 as u64, &format!("{} CAMs", method.name()));
     write_dir(&a.out, &CAM_OUT, |tmp| {
         for (i, img) in batch.axis_iter(Axis(0)).enumerate() {
             let c = cam::compute(route, img, &req)?;
@@ -246,22 +253,20 @@ pub fn cam(a: CamArgs, out: &mut String) -> Result<()> {
                 eprintln!("warning: {}: the CAM is constant (for example a 1×1 layer, or no gradient through the STE); its heatmap is all zeros", names[i]);
             }
             let _ = writeln!(out, "  {} → class {} → {}", names[i], c.class, a.out.join(&sub).display());
+            bar.inc(1);
         }
         Ok(())
     })
 }
 
-/// A progress bar on stderr for runs over many images (hidden when stderr is not a terminal).
-fn progress(n: usize, what: &str) -> indicatif::ProgressBar {
-    let bar = if n > 1 { indicatif::ProgressBar::new(n as u64) } else { indicatif::ProgressBar::hidden() };
-    if let Ok(style) = indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {elapsed}") {
-        bar.set_style(style);
-    }
-    bar.set_message(what.to_string());
-    bar
+/// The first cell of a compare row: the image's file name (and index) and the prediction.
+fn compare_label(name: &str, class: usize, logits: &[f32]) -> RowLabel {
+    let short = Path::new(name).file_name().map_or(name.to_string(), |f| f.to_string_lossy().into_owned());
+    let predicted = Prediction { class: format!("class {class}"), score: compare::softmax_at(logits, class) };
+    RowLabel { title: short, truth: None, predicted: Some(predicted) }
 }
 
-pub fn compare(a: CompareArgs, out: &mut String) -> Result<()> {
+pub fn compare(a: CompareArgs, progress: &Progress, out: &mut String) -> Result<()> {
     let loaded = model::load_with(&a.model, topology_of(&a.topo)?)?;
     let trained = loaded.trained.ok_or_else(|| {
         Error::file(&a.model, "a folded artifact has no training graph; pass the .onnx or parameter .npz")
@@ -289,19 +294,23 @@ pub fn compare(a: CompareArgs, out: &mut String) -> Result<()> {
     check_dir(&a.out, &COMPARE_OUT)?;
     let size = (batch.dim().1, batch.dim().2);
     let classes = engine.classes();
+    let masks =
+        if a.outline.is_empty() { None } else { Some(crate::data::load_masks(&a.outline, size, batch.dim().0)?) };
     let mut rows = Vec::new();
-    // Per class: rows of tiles (raw, then deployed and reference per method).
-    let mut grids: Vec<Vec<Vec<image::RgbImage>>> = vec![Vec::new(); classes];
-    let bar = progress(batch.dim().0, "comparing CAMs");
+    // Per predicted class: rows of tiles (raw, then deployed and reference per method).
+    let mut blocks: Vec<Vec<Row>> = vec![Vec::new(); classes];
+    let mut curves = vec![compare::CurveMean::default(); method_list.len()];
+    let bar = progress.bar(batch.dim().0 as u64, "comparing CAMs");
     for (i, img) in batch.axis_iter(Axis(0)).enumerate() {
         let raw = render::to_rgb(img);
-        let mut tiles = vec![render::enlarge(&raw, 3)];
+        let region = masks.as_ref().map(|m| m[i].clone());
+        let mut tiles = vec![Tile::new(raw.clone())];
         let mut per_method = serde_json::Map::new();
-        let mut class = 0;
-        for &method in &method_list {
+        let (mut class, mut logits) = (0, Vec::new());
+        for (k, &method) in method_list.iter().enumerate() {
             let req = Request { layer, method, class: None, ste: a.ste, post };
             let dep = cam::compute(&deployed, img, &req)?;
-            class = dep.class;
+            (class, logits) = (dep.class, dep.logits.clone());
             // The same class on both routes, so the maps answer the same question.
             let other = match &against_dir {
                 None => cam::compute(&training, img, &Request { class: Some(dep.class), ..req })?,
@@ -312,9 +321,11 @@ pub fn compare(a: CompareArgs, out: &mut String) -> Result<()> {
                 }
             };
             let sim = compare::similarity(&dep.heatmap.map, &other.heatmap.map);
-            let faith = compare::faithfulness(&engine, img, &dep.heatmap.map, dep.class, a.steps)?;
+            let curve = compare::faithfulness_curves(&engine, img, &dep.heatmap.map, dep.class, a.steps)?;
+            curves[k].add(&curve);
+            let faith = curve.aucs();
             for map in [&dep.heatmap.map, &other.heatmap.map] {
-                tiles.push(render::enlarge(&render::overlay(&raw, &render::colorize(map)), 3));
+                tiles.push(Tile::new(render::overlay(&raw, &render::colorize(map))).with_outline(region.clone()));
             }
             per_method.insert(
                 method.name().to_string(),
@@ -326,11 +337,13 @@ pub fn compare(a: CompareArgs, out: &mut String) -> Result<()> {
                 }),
             );
         }
-        grids[class].push(tiles);
+        if blocks[class].len() < crate::report::grid::MAX_ROWS {
+            blocks[class].push(Row { label: compare_label(&names[i], class, &logits), tiles });
+        }
         rows.push(serde_json::json!({ "input": names[i], "class": class, "methods": per_method }));
         bar.inc(1);
     }
-    bar.finish_and_clear();
+    drop(bar);
     let mut methods_summary = serde_json::Map::new();
     for m in &method_list {
         let vals = |path: &[&str]| -> Vec<f64> {
@@ -389,21 +402,14 @@ pub fn compare(a: CompareArgs, out: &mut String) -> Result<()> {
         "per_class": per_class,
         "per_image": rows,
     });
-    let mut figures = Vec::new();
-    let mut grid_files = Vec::new();
-    for (c, g) in grids.iter().enumerate().filter(|(_, g)| !g.is_empty()) {
-        let png = render::png_bytes(&render::grid(g, 4))?;
-        grid_files.push(format!("grid_class{c}.png"));
-        figures.push((format!("Class {c}: raw | deployed | {} (per method)", a.against), png));
-    }
     let title = format!("binarycop: deployed vs {} CAMs at {}", a.against, engine.layers()[layer].name);
-    let html = cam::report::compare_report(&title, &summary, &figures);
+    let mean_curves: Vec<(String, compare::Curves)> =
+        method_list.iter().zip(&curves).filter_map(|(m, c)| Some((m.name().to_string(), c.mean()?))).collect();
+    let mut written = 0;
     write_dir(&a.out, &COMPARE_OUT, |dir| {
-        for (file, (_, png)) in grid_files.iter().zip(&figures) {
-            put(dir, file, png)?;
-        }
         put(dir, "metrics.json", serde_json::to_string_pretty(&summary).expect("JSON").as_bytes())?;
-        put(dir, "report.html", html.as_bytes())
+        written = crate::report::compare::write(dir, &title, &summary, blocks, &mean_curves)?;
+        Ok(())
     })?;
     let f = |v: &serde_json::Value| v.as_f64().map_or("n/a".to_string(), |x| format!("{x:.3}"));
     for (name, m) in &methods_summary {
@@ -425,6 +431,11 @@ pub fn compare(a: CompareArgs, out: &mut String) -> Result<()> {
             compare::DRIFT_PEARSON
         );
     }
-    let _ = writeln!(out, "wrote metrics.json, report.html and {} class grids to {}", figures.len(), a.out.display());
+    let _ = writeln!(
+        out,
+        "wrote metrics.json, report.html and grid.png/.svg ({} class blocks) to {}",
+        written,
+        a.out.display()
+    );
     Ok(())
 }

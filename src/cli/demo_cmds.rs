@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use crate::demo::{self, models, Options};
 use crate::error::Result;
 use crate::limits::{MAX_DEMO_PER_CLASS, MAX_DEMO_PER_VARIATION};
+use crate::progress::Progress;
 
 #[derive(clap::Args)]
 pub struct DemoArgs {
@@ -28,9 +29,15 @@ pub struct DemoArgs {
     /// The layer the CAMs explain.
     #[arg(long, default_value_t = Options::default().layer)]
     layer: String,
+    /// Outline the ground-truth decisive region on the CAM tiles of the figures.
+    #[arg(long)]
+    outline: bool,
+    /// Skip the pointing-game survey (every method × layer × STE), the slowest part.
+    #[arg(long)]
+    no_survey: bool,
 }
 
-pub fn demo(a: DemoArgs, out: &mut String) -> Result<()> {
+pub fn demo(a: DemoArgs, progress: &Progress, out: &mut String) -> Result<()> {
     let names: Vec<String> = match &a.models {
         Some(list) => list.split(',').map(|s| s.trim().to_string()).collect(),
         None => models::names().iter().map(|s| s.to_string()).collect(),
@@ -42,9 +49,11 @@ pub fn demo(a: DemoArgs, out: &mut String) -> Result<()> {
         per_variation: a.per_variation,
         seed: a.seed,
         layer: a.layer.clone(),
+        outline: a.outline,
+        survey: !a.no_survey,
     };
     let start = std::time::Instant::now();
-    let summaries = demo::run(&ms, &opts, &|name| eprintln!("demo: {name}..."))?;
+    let summaries = demo::run(&ms, &opts, progress)?;
     out.push_str(&demo::table(&summaries));
     let _ = writeln!(
         out,

@@ -9,6 +9,7 @@ use crate::data::{Crop, Preprocess, Resize};
 use crate::error::Result;
 use crate::limits::MAX_CLASSES;
 use crate::model::{self, Topology};
+use crate::progress::Progress;
 
 mod board_cmds;
 mod cam_cmds;
@@ -26,6 +27,9 @@ mod watch_cmds;
     about = "Run binarized CNNs bit-exactly as the FINN accelerator does, and look inside them"
 )]
 struct Cli {
+    /// No progress bars (they are drawn on stderr only when it is a terminal).
+    #[arg(long, short, global = true)]
+    quiet: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -100,7 +104,7 @@ enum Command {
     Synth(synth_cmds::SynthArgs),
     /// Class-activation maps: from toolbox exports (the seed workflow) or from a model.
     Cam(Box<cam_cmds::CamArgs>),
-    /// Compare deployed CAMs with training-time ones (metrics.json, grid.png).
+    /// Compare deployed CAMs with training-time ones (metrics.json, report.html, grid.png/.svg).
     Compare(cam_cmds::CompareArgs),
     /// Pack an integer .npy into FINN's packed bytes (the driver's layout unless --plain).
     Pack(hw_cmds::PackArgs),
@@ -166,18 +170,19 @@ pub(crate) fn topology_of(args: &TopologyArgs) -> Result<Option<Topology>> {
 }
 
 fn run(cli: Cli, out: &mut String) -> Result<()> {
+    let progress = &Progress::stderr(cli.quiet);
     match cli.command {
         Command::Infer(a) => model_cmds::infer(a, out),
         Command::Watch(a) => watch_cmds::watch(*a, out),
         Command::Fold(a) => model_cmds::fold(a, out),
         Command::Info(a) => model_cmds::info(a, out),
         Command::Simulate(a) => sim_cmds::simulate(a, out),
-        Command::FoldSearch(a) => sim_cmds::fold_search(a, out),
+        Command::FoldSearch(a) => sim_cmds::fold_search(a, progress, out),
         Command::ExportHw(a) => sim_cmds::export_hw(a, out),
-        Command::Synth(a) => synth_cmds::synth(a, out),
-        Command::Cam(a) => cam_cmds::cam(*a, out),
-        Command::Demo(a) => demo_cmds::demo(a, out),
-        Command::Compare(a) => cam_cmds::compare(a, out),
+        Command::Synth(a) => synth_cmds::synth(a, progress, out),
+        Command::Cam(a) => cam_cmds::cam(*a, progress, out),
+        Command::Demo(a) => demo_cmds::demo(a, progress, out),
+        Command::Compare(a) => cam_cmds::compare(a, progress, out),
         Command::Pack(a) => hw_cmds::pack(a, out),
         Command::Unpack(a) => hw_cmds::unpack(a, out),
         Command::DeployInfo(a) => hw_cmds::deploy_info(a, out),

@@ -65,7 +65,7 @@ pub struct InferArgs {
     #[arg(long, value_enum, default_value_t = Backend::Cpu)]
     backend: Backend,
     /// sim: a FINN folding_config.json or a paper preset (cnv, ncnv, ucnv); default: the
-    /// model's topology when it is a preset.
+    /// paper's folding when the model has a paper preset's layer shapes.
     #[arg(long)]
     folding: Option<String>,
     /// zynq, sim: a FINN deployment folder: driver.py (its io_shape_dict sizes every frame),
@@ -339,6 +339,9 @@ pub fn fold(args: FoldArgs, out: &mut String) -> Result<()> {
         dest.display(),
         size
     );
+    if let Some(trained) = &loaded.trained {
+        let _ = writeln!(out, "{}", model::streamline::near_ties_text(&model::streamline::near_ties(trained)?));
+    }
     Ok(())
 }
 
@@ -347,11 +350,12 @@ pub fn info(args: InfoArgs, out: &mut String) -> Result<()> {
 
     let loaded = model::load_with(&model, topology_of(&topo)?)?;
     let info = model::describe(&loaded.folded);
+    let kernel = kernels::best()?;
     if json {
         let _ = writeln!(out, "{}", serde_json::to_string_pretty(&info).expect("JSON"));
     } else {
         out.push_str(&model::describe_text(&info));
-        let _ = writeln!(out, "kernel on this machine: {}", kernels::best().name());
+        let _ = writeln!(out, "kernel on this machine: {}", kernel.name());
     }
     Ok(())
 }

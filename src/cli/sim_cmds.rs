@@ -15,6 +15,7 @@ use super::{topology_of, TopologyArgs};
 use crate::error::{write_atomic, Error, Result};
 use crate::lower;
 use crate::model::{self, random::random_model, FoldedModel, Topology};
+use crate::progress::Progress;
 
 /// The model of the three commands here.
 #[derive(clap::Args)]
@@ -293,7 +294,7 @@ pub struct FoldSearchArgs {
     json: bool,
 }
 
-pub fn fold_search(args: FoldSearchArgs, out: &mut String) -> Result<()> {
+pub fn fold_search(args: FoldSearchArgs, progress: &Progress, out: &mut String) -> Result<()> {
     let FoldSearchArgs { model, board, target_fps, clock_mhz, max_util, mvau_wwidth_max, out: dest, json } = args;
     let board = board_of(&board)?;
     let clock = clock_mhz.unwrap_or(board.clock_mhz);
@@ -319,8 +320,12 @@ pub fn fold_search(args: FoldSearchArgs, out: &mut String) -> Result<()> {
         bram_tiles: (board.bram18 as f64 / 2.0 * max_util).floor(),
         dsp: (board.dsp as f64 * max_util) as u64,
     };
-    let o = binarycop_sim::search::search(&layers, (t.height, t.width, t.channels), target, budget, mvau_wwidth_max)
+    let spinner = progress.spinner("fold-search");
+    let step = |what: &str| spinner.set_message(format!("fold-search: {what}"));
+    let input = (t.height, t.width, t.channels);
+    let o = binarycop_sim::search::search_observed(&layers, input, target, budget, mvau_wwidth_max, &step)
         .map_err(|e| Error::invalid(format!("{} on {}: {e}", m.topology.name, board.name)))?;
+    drop(spinner);
     write_atomic(&dest, o.config.to_json().as_bytes())?;
     let sim_fps = report::fps(clock, o.sim_cycles);
     let verdict = if o.met {

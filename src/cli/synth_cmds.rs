@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use crate::data::synth::{self, Artifact, ClassSet, Config, Variation};
 use crate::error::{Error, Result};
 use crate::limits::MAX_SYNTH_COUNT;
+use crate::progress::Progress;
 
 #[derive(clap::Args)]
 pub struct SynthArgs {
@@ -46,7 +47,7 @@ pub struct SynthArgs {
     conflict: Option<f64>,
 }
 
-pub fn synth(args: SynthArgs, out: &mut String) -> Result<()> {
+pub fn synth(args: SynthArgs, progress: &Progress, out: &mut String) -> Result<()> {
     let SynthArgs { count, seed, out: dir, size, render_size, classes, variations, artifact, conflict } = args;
     let render_size = render_size.unwrap_or(size.saturating_mul(4));
     let artifact = match &artifact {
@@ -66,7 +67,9 @@ pub fn synth(args: SynthArgs, out: &mut String) -> Result<()> {
         conflict: conflict.unwrap_or(0.0),
         classes: ClassSet::parse(&classes)?,
     };
-    let summary = synth::write_set(&config, &dir)?;
+    let bar = progress.bar(count as u64, "drawing and writing faces");
+    let summary = synth::write_set_observed(&config, &dir, &bar)?;
+    drop(bar);
     let names = config.classes.names();
     let variation_names: Vec<_> = config.variations.iter().map(|v| v.name()).collect();
     let _ = writeln!(

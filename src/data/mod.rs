@@ -11,8 +11,11 @@
 //! ([`crate::npy`]), an image's size from its header against a [`DecodeBound`] (a 1 kB JPEG can
 //! claim 13,364×13,364 pixels).
 
+pub mod masks;
 pub mod resize;
 pub mod synth;
+
+pub use masks::load_masks;
 
 use std::path::Path;
 

@@ -13,16 +13,23 @@
 //! first conv block with the identity STE, the best combination examples/pointing_game.rs
 //! found (Grad-CAM's channel-averaged gradients cancel in these binary networks; element-wise
 //! gradient × activation at a fine layer localizes). RoI metrics use pytorch-grad-cam's map
-//! conventions (ReLU, bilinear), the usual ones for these metrics.
+//! conventions (ReLU, bilinear), the usual ones for these metrics. Also per model: the
+//! pointing-game survey (`cam::pointing`, every method × layer × STE; `Options::survey`) and
+//! the mean deletion and insertion curves of the scored maps.
+//!
+//! `figures` draws the class figures, the paper's figure (models as columns), and the plots;
+//! `page` writes report.html.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use image::RgbImage;
 use ndarray::{Array2, Axis};
 use serde::Serialize;
 
 use crate::accel::sim::{folding_for, SimAccel};
 use crate::accel::Accelerator;
+use crate::cam::pointing::{self, Case};
 use crate::cam::{self, compare, methods, render, roi, Deployed, Post, Request, Ste, Training};
 use crate::data::synth::{self, Artifact, Variation};
 use crate::engine::Engine;
@@ -30,9 +37,12 @@ use crate::error::{Error, Result};
 use crate::limits::{MAX_DEMO_PER_CLASS, MAX_DEMO_PER_VARIATION};
 use crate::model::{FoldedModel, TrainedModel};
 use crate::output::{check_dir, json_has_keys, put, write_dir, Owner};
+use crate::progress::{Bar, Progress};
 use crate::reference::Reference;
 
+mod figures;
 pub mod models;
+mod page;
 
 /// `demo` output folders: metrics.json marks them.
 const DEMO_OUT: Owner = Owner {
@@ -43,6 +53,13 @@ const DEMO_OUT: Owner = Owner {
 
 /// The fine-grained map scored next to Grad-CAM: (method, layer, STE).
 pub const FINE: (&str, &str, Ste) = ("layercam", "Conv1_2", Ste::Identity);
+
+/// The columns of the class figures, after the label: the raw image, then one CAM each.
+pub const COLUMNS: [&str; 5] =
+    ["Raw", "Grad-CAM deployed", "Grad-CAM training", "Score-CAM deployed", "LayerCAM Conv1_2 identity STE"];
+
+/// Deletion and insertion steps of the faithfulness curves.
+pub const FAITHFULNESS_STEPS: usize = 16;
 
 /// A model to demonstrate, and the spurious cue it was trained with (if any).
 pub struct DemoModel {
@@ -58,6 +75,10 @@ pub struct Options {
     pub per_variation: usize,
     pub seed: u64,
     pub layer: String,
+    /// Outline the decisive region on the CAM tiles of the figures.
+    pub outline: bool,
+    /// Run the pointing-game survey (every method × layer × STE; the slowest part).
+    pub survey: bool,
 }
 
 impl Default for Options {
@@ -68,6 +89,8 @@ impl Default for Options {
             per_variation: 4,
             seed: 2021,
             layer: "Pool2".into(),
+            outline: false,
+            survey: true,
         }
     }
 }
@@ -103,10 +126,37 @@ pub struct ModelSummary {
     pub latching_share: f64,
     /// `head_mass_ratio` below `cam::roi::LATCH_HEAD_FACTOR`.
     pub latching: bool,
+    /// Mean deletion and insertion AUC on the correctly classified images, per map (deployed
+    /// Grad-CAM, Score-CAM, LayerCAM).
+    pub faithfulness: BTreeMap<String, compare::Faithfulness>,
+    /// The pointing-game survey on the correctly classified images (empty when skipped).
+    pub pointing_survey: Vec<pointing::Entry>,
 }
 
 const GENERALIZATION: [Variation; 5] =
     [Variation::Headgear, Variation::Glasses, Variation::Sunglasses, Variation::DoubleMask, Variation::FacePaint];
+
+/// One base image as the demo saw it.
+pub(crate) struct Explained {
+    pub truth: usize,
+    pub predicted: usize,
+    /// The softmax probability of the predicted class (deployed logits).
+    pub probability: f64,
+    /// The raw image, then one overlay per CAM column (image size).
+    pub tiles: Vec<RgbImage>,
+    pub decisive: Array2<bool>,
+    /// Pearson of deployed vs training Grad-CAM.
+    pub agreement: Option<f64>,
+}
+
+/// Everything measured on one model: its summary and what the figures need.
+pub(crate) struct ModelRun {
+    pub summary: ModelSummary,
+    pub images: Vec<Explained>,
+    pub baselines: Option<pointing::Baselines>,
+    /// Mean deletion/insertion curves per map name.
+    pub curves: Vec<(String, compare::Curves)>,
+}
 
 fn mean(v: &[f64]) -> Option<f64> {
     (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
@@ -123,136 +173,212 @@ fn accuracy(labels: &[usize], truth: &ndarray::Array1<i64>) -> f64 {
     labels.iter().zip(truth).filter(|(l, t)| **l as i64 == **t).count() as f64 / labels.len().max(1) as f64
 }
 
-/// A captioned PNG for the report.
-type Figure = (String, Vec<u8>);
+/// The networks of one model: engine, reference and the simulated accelerator.
+struct Nets {
+    folded: FoldedModel,
+    engine: Engine,
+    reference: Reference,
+    accel: SimAccel,
+}
 
-/// Runs the demo for one model; returns the summary, and its grids as (file name, figure).
-fn one(model: &DemoModel, opts: &Options) -> Result<(ModelSummary, Vec<(String, Figure)>)> {
-    let folded = FoldedModel::fold(&model.trained)?;
-    let engine = Engine::new(folded.clone())?;
-    let reference = Reference::new(model.trained.clone())?;
-    let folding = folding_for(&folded, None)?;
-    let accel = SimAccel::new(folded.clone(), &folding)?;
-    let layer = folded.topology.find_layer(&opts.layer)?;
+impl Nets {
+    fn new(model: &DemoModel) -> Result<Nets> {
+        let folded = FoldedModel::fold(&model.trained)?;
+        let accel = SimAccel::new(folded.clone(), &folding_for(&folded, None)?)?;
+        Ok(Nets {
+            engine: Engine::new(folded.clone())?,
+            reference: Reference::new(model.trained.clone())?,
+            folded,
+            accel,
+        })
+    }
+}
 
-    // Classification through the driver on the simulated device.
-    let base = dataset(opts.per_class * synth::CLASSES, opts.seed, Variation::Base, model.trained_with)?;
-    let labels = accel.run(base.images.view(), &[])?.labels;
-    let acc = accuracy(&labels, &base.labels);
-    let mut generalization = BTreeMap::new();
+/// Accuracy per generalization set, through the driver on the simulated device.
+fn generalization(nets: &Nets, model: &DemoModel, opts: &Options) -> Result<BTreeMap<String, f64>> {
+    let mut out = BTreeMap::new();
     for (k, v) in GENERALIZATION.iter().enumerate() {
         let d = dataset(opts.per_variation, opts.seed + 1 + k as u64, *v, model.trained_with)?;
-        let l = accel.run(d.images.view(), &[])?.labels;
-        generalization.insert(v.name().to_string(), accuracy(&l, &d.labels));
+        let l = nets.accel.run(d.images.view(), &[])?.labels;
+        out.insert(v.name().to_string(), accuracy(&l, &d.labels));
     }
+    Ok(out)
+}
 
+/// What the CAM loop gathers over the base set.
+#[derive(Default)]
+struct Tallies {
+    agree_g: Vec<f64>,
+    agree_s: Vec<f64>,
+    hits: Vec<f64>,
+    hits_s: Vec<f64>,
+    hits_l: Vec<f64>,
+    energy: Vec<f64>,
+    rois: Vec<roi::Roi>,
+    curves: [compare::CurveMean; 3],
+}
+
+/// The maps scored against the decisive region and for faithfulness, in `Tallies::curves` order.
+const SCORED_MAPS: [&str; 3] = ["Grad-CAM", "Score-CAM", "LayerCAM Conv1_2 identity"];
+
+fn hit(v: Option<bool>, into: &mut Vec<f64>) {
+    if let Some(h) = v {
+        into.push(if h { 1.0 } else { 0.0 });
+    }
+}
+
+/// What the CAM loop works on: the routes (built once per model), the base set, the layer of
+/// the seed-convention maps and the fine map's request.
+struct Ctx<'a> {
+    engine: &'a Engine,
+    deployed: Deployed<'a>,
+    training: Training<'a>,
+    base: &'a synth::Dataset,
+    layer: usize,
+    fine: Request,
+}
+
+/// The four CAMs of base image `i` (seed conventions for the pictures; the fine map in
+/// pytorch-grad-cam's), its overlays, and its RoI and faithfulness scores when it is correctly
+/// classified.
+fn explain_one(ctx: &Ctx, i: usize, predicted: usize, t: &mut Tallies) -> Result<Explained> {
+    let (deployed, training, base, layer) = (&ctx.deployed, &ctx.training, ctx.base, ctx.layer);
+    let img = base.images.index_axis(Axis(0), i);
+    let truth = base.labels[i] as usize;
+    let (gradcam, scorecam) = (methods::by_name("gradcam")?, methods::by_name("scorecam")?);
+    let seed_req = |m| Request { layer, method: m, class: Some(predicted), ste: Ste::Windowed, post: Post::SEED };
+    let dg = cam::compute(deployed, img, &seed_req(gradcam))?;
+    let tg = cam::compute(training, img, &seed_req(gradcam))?;
+    let ds = cam::compute(deployed, img, &seed_req(scorecam))?;
+    let dl = cam::compute(deployed, img, &Request { class: Some(predicted), ..ctx.fine })?;
+    let agreement = compare::similarity(&dg.heatmap.map, &tg.heatmap.map).pearson;
+    t.agree_g.extend(agreement);
+    if i < 2 {
+        let ts = cam::compute(training, img, &seed_req(scorecam))?;
+        t.agree_s.extend(compare::similarity(&ds.heatmap.map, &ts.heatmap.map).pearson);
+    }
+    let raw = render::to_rgb(img);
+    let overlay = |m: &Array2<f32>| render::overlay(&raw, &render::colorize(m));
+    let tiles = vec![
+        raw.clone(),
+        overlay(&dg.heatmap.map),
+        overlay(&tg.heatmap.map),
+        overlay(&ds.heatmap.map),
+        overlay(&dl.heatmap.map),
+    ];
+    let parts = base.parts.index_axis(Axis(0), i);
+    let decisive = synth::decisive_mask(truth, parts);
+    if predicted == truth {
+        let size = (img.dim().0, img.dim().1);
+        let rg = cam::finish(&dg.raw, size, Post::PYTORCH_GRAD_CAM);
+        let rs = cam::finish(&ds.raw, size, Post::PYTORCH_GRAD_CAM);
+        let r = roi::score(&rg.map, &decisive, &synth::head_mask(parts));
+        hit(r.pointing_hit, &mut t.hits);
+        hit(roi::pointing_game(&rs.map, &decisive, roi::POINTING_TOLERANCE), &mut t.hits_s);
+        hit(roi::pointing_game(&dl.heatmap.map, &decisive, roi::POINTING_TOLERANCE), &mut t.hits_l);
+        t.energy.extend(r.energy_in_region);
+        t.rois.push(r);
+        for (k, map) in [&rg.map, &rs.map, &dl.heatmap.map].into_iter().enumerate() {
+            t.curves[k].add(&compare::faithfulness_curves(ctx.engine, img, map, truth, FAITHFULNESS_STEPS)?);
+        }
+    }
+    let probability = compare::softmax_at(&dg.logits, predicted);
+    Ok(Explained { truth, predicted, probability, tiles, decisive, agreement })
+}
+
+/// The pointing-game survey on the correctly classified images.
+fn survey(ctx: &Ctx, images: &[Explained], bar: &Bar) -> Result<Vec<pointing::Entry>> {
+    let base = ctx.base;
+    let cases: Vec<Case> = images
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.predicted == e.truth)
+        .map(|(i, e)| Case { image: base.images.index_axis(Axis(0), i), class: e.truth, region: &e.decisive })
+        .collect();
+    let names: Vec<String> = ctx.engine.layers().iter().map(|l| l.name.clone()).collect();
+    let layers = pointing::spatial_layers(ctx.engine.layers());
+    pointing::survey(&ctx.deployed, &names, &layers, &cases, bar)
+}
+
+/// Runs the demo for one model.
+fn one(model: &DemoModel, opts: &Options, progress: &Progress) -> Result<ModelRun> {
+    let nets = Nets::new(model)?;
+    let layer = nets.folded.topology.find_layer(&opts.layer)?;
+    let spinner = progress.spinner(&format!("{}: classifying and simulating", model.name));
+    // Classification through the driver on the simulated device.
+    let base = dataset(opts.per_class * synth::CLASSES, opts.seed, Variation::Base, model.trained_with)?;
+    let labels = nets.accel.run(base.images.view(), &[])?.labels;
+    let generalization = generalization(&nets, model, opts)?;
     // Timing with the paper's folding, FIFOs sized as FINN does.
-    let mut low = crate::lower::lower(&folded, &folding)?;
+    let mut low = crate::lower::lower(&nets.folded, &folding_for(&nets.folded, None)?)?;
     low.set_fifo_depth(&crate::lower::FifoDepth::Auto)?;
     let timing = low.timing(8, 100.0)?;
+    drop(spinner);
 
-    // CAMs on the base set.
-    let deployed = Deployed::new(&engine);
-    let training = Training::new(&reference);
-    let gradcam = methods::by_name("gradcam")?;
-    let scorecam = methods::by_name("scorecam")?;
     let fine = Request {
-        layer: folded.topology.find_layer(FINE.1)?,
+        layer: nets.folded.topology.find_layer(FINE.1)?,
         method: methods::by_name(FINE.0)?,
         class: None,
         ste: FINE.2,
         post: Post::PYTORCH_GRAD_CAM,
     };
-    let (mut agree_g, mut agree_s, mut hits, mut energy) = (vec![], vec![], vec![], vec![]);
-    let (mut hits_s, mut hits_l) = (vec![], vec![]);
-    let mut rois = vec![];
-    let mut grids: Vec<Vec<Vec<image::RgbImage>>> = vec![Vec::new(); synth::CLASSES];
-    for (i, img) in base.images.axis_iter(Axis(0)).enumerate() {
-        let truth = base.labels[i] as usize;
-        let seed_req = |m| Request { layer, method: m, class: Some(labels[i]), ste: Ste::Windowed, post: Post::SEED };
-        let dg = cam::compute(&deployed, img, &seed_req(gradcam))?;
-        let tg = cam::compute(&training, img, &seed_req(gradcam))?;
-        let ds = cam::compute(&deployed, img, &seed_req(scorecam))?;
-        let dl = cam::compute(&deployed, img, &Request { class: Some(labels[i]), ..fine })?;
-        if let Some(p) = compare::similarity(&dg.heatmap.map, &tg.heatmap.map).pearson {
-            agree_g.push(p);
-        }
-        if i < 2 {
-            let ts = cam::compute(&training, img, &seed_req(scorecam))?;
-            if let Some(p) = compare::similarity(&ds.heatmap.map, &ts.heatmap.map).pearson {
-                agree_s.push(p);
-            }
-        }
-        let raw = render::to_rgb(img);
-        let tile = |m: &Array2<f32>| render::enlarge(&render::overlay(&raw, &render::colorize(m)), 3);
-        grids[truth].push(vec![
-            render::enlarge(&raw, 3),
-            tile(&dg.heatmap.map),
-            tile(&tg.heatmap.map),
-            tile(&ds.heatmap.map),
-            tile(&dl.heatmap.map),
-        ]);
-        if labels[i] != truth {
-            continue;
-        }
-        let size = (img.dim().0, img.dim().1);
-        let rg = cam::finish(&dg.raw, size, Post::PYTORCH_GRAD_CAM);
-        let rs = cam::finish(&ds.raw, size, Post::PYTORCH_GRAD_CAM);
-        let parts = base.parts.index_axis(Axis(0), i);
-        let decisive = synth::decisive_mask(truth, parts);
-        let head = synth::head_mask(parts);
-        let r = roi::score(&rg.map, &decisive, &head);
-        if let Some(h) = r.pointing_hit {
-            hits.push(if h { 1.0 } else { 0.0 });
-        }
-        if let Some(h) = roi::score(&rs.map, &decisive, &head).pointing_hit {
-            hits_s.push(if h { 1.0 } else { 0.0 });
-        }
-        if let Some(h) = roi::pointing_game(&dl.heatmap.map, &decisive, roi::POINTING_TOLERANCE) {
-            hits_l.push(if h { 1.0 } else { 0.0 });
-        }
-        energy.extend(r.energy_in_region);
-        rois.push(r);
+    let ctx = Ctx {
+        engine: &nets.engine,
+        deployed: Deployed::new(&nets.engine),
+        training: Training::new(&nets.reference),
+        base: &base,
+        layer,
+        fine,
+    };
+    let mut t = Tallies::default();
+    let bar = progress.bar(base.labels.len() as u64, &format!("{}: CAMs", model.name));
+    let mut images = Vec::with_capacity(base.labels.len());
+    for (i, &predicted) in labels.iter().enumerate() {
+        images.push(explain_one(&ctx, i, predicted, &mut t)?);
+        bar.inc(1);
     }
-    let mut pngs = Vec::new();
-    for (c, g) in grids.iter().enumerate().filter(|(_, g)| !g.is_empty()) {
-        let png = render::png_bytes(&render::grid(g, 5))?;
-        let caption = format!(
-            "{}: {} (raw | deployed Grad-CAM | training Grad-CAM | deployed Score-CAM | deployed LayerCAM at {}, \
-                 identity STE)",
-            model.name,
-            synth::CLASS_NAMES[c],
-            FINE.1
-        );
-        pngs.push((format!("{}_class{c}.png", model.name), (caption, png)));
-    }
-    let latching_share = rois.iter().filter(|r| r.latching).count() as f64 / rois.len().max(1) as f64;
-    let head_mass_ratio = roi::pooled_head_ratio(&rois);
+    drop(bar);
+    let correct: Vec<&Explained> = images.iter().filter(|e| e.predicted == e.truth).collect();
+    let (survey_entries, baselines) = if opts.survey {
+        let n = (pointing::spatial_layers(nets.engine.layers()).len() * correct.len()) as u64;
+        let bar = progress.bar(n, &format!("{}: pointing-game survey", model.name));
+        let regions: Vec<&Array2<bool>> = correct.iter().map(|e| &e.decisive).collect();
+        (survey(&ctx, &images, &bar)?, Some(pointing::baselines(&regions)))
+    } else {
+        (Vec::new(), None)
+    };
+    let curves: Vec<(String, compare::Curves)> =
+        SCORED_MAPS.iter().zip(&t.curves).filter_map(|(n, c)| Some((n.to_string(), c.mean()?))).collect();
+    let latching_share = t.rois.iter().filter(|r| r.latching).count() as f64 / t.rois.len().max(1) as f64;
+    let head_mass_ratio = roi::pooled_head_ratio(&t.rois);
     let summary = ModelSummary {
         name: model.name.clone(),
         data: model.trained_with.map_or("clean".into(), |a| format!("artifact {}", a.name())),
-        accuracy: acc,
+        accuracy: accuracy(&labels, &base.labels),
         generalization,
         exp_fps: timing.exp_fps,
         fps: timing.fps,
         latency_us: timing.latency_us,
-        gradcam_agreement: mean(&agree_g),
-        scorecam_agreement: mean(&agree_s),
-        pointing_rate: mean(&hits),
-        scorecam_pointing_rate: mean(&hits_s),
-        layercam_pointing_rate: mean(&hits_l),
-        energy_in_region: mean(&energy),
-        energy_on_head: mean(&rois.iter().filter_map(|r| r.energy_on_head).collect::<Vec<_>>()),
-        head_area: mean(&rois.iter().map(|r| r.head_area).collect::<Vec<_>>()),
+        gradcam_agreement: mean(&t.agree_g),
+        scorecam_agreement: mean(&t.agree_s),
+        pointing_rate: mean(&t.hits),
+        scorecam_pointing_rate: mean(&t.hits_s),
+        layercam_pointing_rate: mean(&t.hits_l),
+        energy_in_region: mean(&t.energy),
+        energy_on_head: mean(&t.rois.iter().filter_map(|r| r.energy_on_head).collect::<Vec<_>>()),
+        head_area: mean(&t.rois.iter().map(|r| r.head_area).collect::<Vec<_>>()),
         head_mass_ratio,
         latching_share,
         latching: roi::latches(head_mass_ratio),
+        faithfulness: curves.iter().map(|(n, c)| (n.clone(), c.aucs())).collect(),
+        pointing_survey: survey_entries,
     };
-    Ok((summary, pngs))
+    Ok(ModelRun { summary, images, baselines, curves })
 }
 
-/// Runs the demo over `models`, writes the report into `opts.out`, and returns the summaries.
-pub fn run(models: &[DemoModel], opts: &Options, progress: &dyn Fn(&str)) -> Result<Vec<ModelSummary>> {
+/// Runs the demo over `models`, writes the figures, metrics.json and report.html into
+/// `opts.out` (all or nothing), and returns the summaries.
+pub fn run(models: &[DemoModel], opts: &Options, progress: &Progress) -> Result<Vec<ModelSummary>> {
     if !(1..=MAX_DEMO_PER_CLASS).contains(&opts.per_class)
         || !(1..=MAX_DEMO_PER_VARIATION).contains(&opts.per_variation)
     {
@@ -263,14 +389,8 @@ pub fn run(models: &[DemoModel], opts: &Options, progress: &dyn Fn(&str)) -> Res
         )));
     }
     check_dir(&opts.out, &DEMO_OUT)?;
-    let mut summaries = Vec::new();
-    let mut files = Vec::new();
-    for m in models {
-        progress(&m.name);
-        let (s, pngs) = one(m, opts)?;
-        summaries.push(s);
-        files.extend(pngs);
-    }
+    let runs = models.iter().map(|m| one(m, opts, progress)).collect::<Result<Vec<_>>>()?;
+    let summaries: Vec<ModelSummary> = runs.iter().map(|r| r.summary.clone()).collect();
     let metrics = serde_json::json!({
         "seed": opts.seed,
         "layer": opts.layer,
@@ -279,16 +399,14 @@ pub fn run(models: &[DemoModel], opts: &Options, progress: &dyn Fn(&str)) -> Res
         "images_per_generalization_set": opts.per_variation,
         "clock_mhz": 100.0,
         "latch_head_factor": roi::LATCH_HEAD_FACTOR,
+        "faithfulness_steps": FAITHFULNESS_STEPS,
         "models": summaries,
     });
-    let figures: Vec<Figure> = files.iter().map(|(_, f)| f.clone()).collect();
-    let report = html(&summaries, &figures);
     write_dir(&opts.out, &DEMO_OUT, |dir| {
-        for (name, (_, png)) in &files {
-            put(dir, name, png)?;
-        }
+        let inner = Options { out: dir.to_path_buf(), ..opts.clone() };
+        let figures = figures::write_all(&runs, &inner)?;
         put(dir, "metrics.json", serde_json::to_string_pretty(&metrics).expect("JSON").as_bytes())?;
-        put(dir, "report.html", report.as_bytes())
+        put(dir, "report.html", page::html(&summaries, &figures, opts).as_bytes())
     })?;
     Ok(summaries)
 }
@@ -342,44 +460,4 @@ pub fn table(summaries: &[ModelSummary]) -> String {
         ));
     }
     s
-}
-
-fn html(summaries: &[ModelSummary], figures: &[Figure]) -> String {
-    let rows: Vec<String> = summaries
-        .iter()
-        .map(|m| {
-            let gens: Vec<String> = m.generalization.iter().map(|(k, v)| format!("{k} {:.0}%", 100.0 * v)).collect();
-            format!(
-                "<tr><th>{}</th><td>{}</td><td>{}</td><td>{}</td><td>{:.1}</td><td>{:.0} µs</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                m.name,
-                m.data,
-                pct(Some(m.accuracy)),
-                gens.join(", "),
-                m.fps,
-                m.latency_us,
-                num(m.gradcam_agreement),
-                num(m.scorecam_agreement),
-                pct(m.pointing_rate),
-                pct(m.layercam_pointing_rate),
-                num(m.energy_in_region),
-                match (m.latching, m.head_mass_ratio) {
-                    (true, Some(r)) => format!("<b style=\"color:#b00\">latching</b> ({r:.2})"),
-                    (_, Some(r)) => format!("no ({r:.2})"),
-                    _ => "n/a".into(),
-                },
-            )
-        })
-        .collect();
-    let head = format!(
-        "<p>Synthetic masked faces (seeded), classified through the IODMA driver on the simulated \
-         accelerator; CAMs at the layer named in metrics.json. Latching: pooled over the correctly \
-         classified images, the deployed Grad-CAM puts on the head less than 3/4 of the mass a \
-         uniform map would put there (the ratio in brackets; 1 = uniform).</p><h2>Summary</h2><table><tr><th>model</th><th>data</th>\
-         <th>accuracy</th><th>generalization</th><th>FPS (sim, 100 MHz)</th><th>latency</th>\
-         <th>Grad-CAM agreement</th><th>Score-CAM agreement</th><th>pointing game (Grad-CAM)</th>\
-         <th>pointing game (LayerCAM, Conv1_2, identity STE)</th>\
-         <th>energy in region</th><th>latching</th></tr>{}</table>",
-        rows.join("")
-    );
-    cam::report::page("binarycop demo: what the deployed BinaryCoP networks look at", &[head], figures, &[])
 }

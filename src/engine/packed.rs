@@ -49,23 +49,30 @@ impl PackedMap {
 
     /// Non-overlapping `size`×`size` max-pool: an OR of the words.
     pub fn max_pool(&self, size: usize) -> PackedMap {
-        let (oh, ow) = (self.height / size, self.width / size);
-        let wpp = self.words_per_pixel;
-        let mut out = PackedMap::zeros(oh, ow, self.channels);
-        for oy in 0..oh {
-            for ox in 0..ow {
-                let dst = (oy * ow + ox) * wpp;
-                for dy in 0..size {
-                    for dx in 0..size {
-                        let src = self.pixel(oy * size + dy, ox * size + dx);
-                        for (d, s) in out.data[dst..dst + wpp].iter_mut().zip(src) {
-                            *d |= s;
-                        }
+        let mut out = PackedMap::zeros(self.height / size, self.width / size, self.channels);
+        pool_words(&self.data, self.height, self.width, self.words_per_pixel, size, &mut out.data);
+        out
+    }
+}
+
+/// The max-pool of a packed `height`×`width` map of `wpp` words per pixel into `out` (resized
+/// to the pooled map): each output pixel is the OR of its `size`×`size` window.
+pub fn pool_words(src: &[u64], height: usize, width: usize, wpp: usize, size: usize, out: &mut Vec<u64>) {
+    let (oh, ow) = (height / size, width / size);
+    out.clear();
+    out.resize(oh * ow * wpp, 0);
+    for oy in 0..oh {
+        for ox in 0..ow {
+            let dst = &mut out[(oy * ow + ox) * wpp..][..wpp];
+            for dy in 0..size {
+                for dx in 0..size {
+                    let s = &src[((oy * size + dy) * width + ox * size + dx) * wpp..][..wpp];
+                    for (d, s) in dst.iter_mut().zip(s) {
+                        *d |= s;
                     }
                 }
             }
         }
-        out
     }
 }
 

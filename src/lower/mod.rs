@@ -152,9 +152,10 @@ pub fn lower_flow(m: &FoldedModel, cfg: &FoldingConfig, flow: Flow) -> Result<Lo
     Ok(Lowered { graph, input_node: "Thresholding_rtl_0".into(), layer_nodes, label_node: "LabelSelect_hls_0".into() })
 }
 
-/// The paper's folding for a model of a preset topology (cnv, ncnv, ucnv).
+/// The paper's folding for a model whose layers have a paper preset's shapes (cnv, ncnv,
+/// ucnv), whatever its topology is called.
 pub fn paper_config(m: &FoldedModel) -> Option<FoldingConfig> {
-    binarycop_hw::folding::paper_config(&m.topology.name)
+    binarycop_hw::folding::paper_config(m.topology.paper_preset()?)
 }
 
 impl Lowered {

@@ -2,13 +2,14 @@
 //! already flipped), integer thresholds on the accumulator (`acc ≥ T`), the input quantizer as a
 //! table, and the final affine that maps the last accumulator to the training-time logits.
 //!
-//! Folding follows FINN's streamline (finn.md §2): BatchNorm → affine, sign → threshold, a
-//! negative slope moves into the weights, thresholds are rounded up and clipped to the
-//! accumulator's range; binary layers are evaluated on P = popcount(XNOR) with the ±1 dot
-//! product 2P − K.
+//! Folding follows FINN's streamline (finn.md §2) in its float32 arithmetic
+//! ([`super::streamline`]): BatchNorm → affine, sign → threshold, a negative slope moves into
+//! the weights, thresholds are rounded up and clipped to the accumulator's range; binary layers
+//! are evaluated on P = popcount(XNOR) with the ±1 dot product 2P − K.
 
 use bitvec::prelude::*;
 
+use super::streamline::{self, ChannelRule};
 use super::topology::{Layer, Topology};
 use super::trained::{Affine, InputQuant, TrainedModel};
 use crate::error::{Error, Result};
@@ -122,13 +123,15 @@ impl FoldedModel {
         for (i, (spec, tl)) in compute.iter().zip(&trained.layers).enumerate() {
             let first = i == 0;
             let k = spec.fan_in();
-            let mut weights = BitMatrix::zeros(spec.output.channels, k);
-            for o in 0..spec.output.channels {
-                let row = weights.row_mut(o);
-                for (j, &w) in tl.weight.row(o).iter().enumerate() {
-                    row.set(j, w >= 0.0);
+            // sign(w) as bits, a byte at a time (bit j of a row is byte j/8, bit j%8).
+            let stride = k.div_ceil(8);
+            let mut bytes = vec![0u8; spec.output.channels * stride];
+            for (o, row) in bytes.chunks_mut(stride.max(1)).take(spec.output.channels).enumerate() {
+                for (byte, ws) in row.iter_mut().zip(tl.weight.row(o).to_vec().chunks(8)) {
+                    *byte = ws.iter().enumerate().fold(0, |acc, (i, &w)| acc | ((w >= 0.0) as u8) << i);
                 }
             }
+            let mut weights = BitMatrix::from_bytes(spec.output.channels, k, bytes)?;
             // The ±1 dot product x in terms of the accumulator: x = c1·acc + c0.
             let (c1, c0) = if first { (trained.input_quant.scale as f64, 0.0) } else { (2.0, -(k as f64)) };
             let (lo, hi) = acc_range(spec, first, &trained.input_quant);
@@ -150,26 +153,28 @@ impl FoldedModel {
             };
             let mut thresholds = Vec::with_capacity(spec.output.channels);
             let mut ste = Vec::with_capacity(spec.output.channels);
+            let input_scale = first.then_some(trained.input_quant.scale);
             for o in 0..spec.output.channels {
-                // BN → affine: pre = A·x + B (qonnx batchnorm_to_affine), in f64.
-                let inv_std = 1.0 / (bn.var[o] as f64 + bn.eps as f64).sqrt();
-                let a = bn.gamma[o] as f64 * inv_std;
-                let b = bn.beta[o] as f64 - a * bn.mean[o] as f64;
-                if a == 0.0 {
-                    // A constant channel: sign(B), with 0 → +1.
-                    thresholds.push(if b >= 0.0 { lo } else { hi + 1 });
-                    ste.push(0.0);
-                    continue;
+                match streamline::channel_rule(bn, o, input_scale) {
+                    ChannelRule::Constant(plus) => {
+                        thresholds.push(if plus { lo } else { hi + 1 });
+                        ste.push(0.0);
+                    }
+                    ChannelRule::Threshold { flip: flipped, t } => {
+                        if flipped {
+                            flip(&mut weights, o);
+                        }
+                        // acc ≥ ceil(t) (RoundAndClipThresholds); a binary layer then moves
+                        // from the ±1 dot x = 2P − K to the popcount: P ≥ ceil((T + K) / 2).
+                        let t = (t as f64).ceil();
+                        let t = if first { t } else { ((t + k as f64) / 2.0).ceil() };
+                        thresholds.push(t.clamp(lo as f64, (hi + 1) as f64) as i64);
+                        // The pre-activation's slope in accumulator units, for the CAMs' STE.
+                        let inv_std = 1.0 / (bn.var[o] as f64 + bn.eps as f64).sqrt();
+                        let slope = (bn.gamma[o] as f64 * inv_std).abs() * c1;
+                        ste.push(half::f16::from_f64(slope).to_f32());
+                    }
                 }
-                if a < 0.0 {
-                    flip(&mut weights, o);
-                }
-                // In the flipped domain pre = |A|·c1·acc + (B + |A|·c0), increasing in acc.
-                let slope = a.abs() * c1;
-                let offset = b + a.abs() * c0;
-                let t = (-offset / slope).ceil();
-                thresholds.push(t.clamp(lo as f64, (hi + 1) as f64) as i64);
-                ste.push(half::f16::from_f64(slope).to_f32());
             }
             let thresholds = thresholds.into_iter().map(|t| t as i32).collect();
             layers.push(FoldedLayer { weights, thresholds: Some(thresholds), ste_scale: Some(ste) });
@@ -235,11 +240,6 @@ impl FoldedModel {
 
     pub fn resolved(&self) -> Vec<Layer> {
         self.topology.resolve().expect("a FoldedModel is validated on construction")
-    }
-
-    /// Bytes of weights and thresholds as they sit in the accelerator's memories.
-    pub fn parameter_bytes(&self) -> usize {
-        self.layers.iter().map(|l| l.weights.as_bytes().len() + l.thresholds.as_ref().map_or(0, |t| t.len() * 4)).sum()
     }
 
     /// Logits from the last accumulator.

@@ -5,6 +5,7 @@ pub mod folded;
 pub mod import_npz;
 pub mod qonnx;
 pub mod random;
+pub mod streamline;
 pub mod topology;
 pub mod trained;
 

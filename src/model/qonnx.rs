@@ -28,7 +28,7 @@ use std::path::{Component, Path};
 use ndarray::Array2;
 use onnx_protobuf::{Message, ModelProto, NodeProto, TensorProto};
 
-use super::topology::{LayerKind, LayerSpec, Shape, Topology, PRESETS};
+use super::topology::{LayerKind, LayerSpec, Shape, Topology};
 use super::trained::{Affine, BatchNorm, InputQuant, TrainedLayer, TrainedModel};
 use crate::error::{Error, Result};
 use crate::limits::{self, MAX_TENSOR_ELEMENTS};
@@ -841,11 +841,10 @@ impl<'c, 'a> Walk<'c, 'a> {
             _ => 0,
         };
         let mut topology = Topology { name: "imported".into(), input: self.in_shape, layers: self.specs };
-        for p in PRESETS {
-            if let Ok(t) = Topology::preset(p, classes) {
-                if t.layers == topology.layers && t.input == topology.input {
-                    topology.name = p.to_string();
-                }
+        // Named after the paper preset whose layers it has, names included.
+        if let Some(p) = topology.paper_preset() {
+            if Topology::preset(p, classes).is_ok_and(|t| t.layers == topology.layers) {
+                topology.name = p.to_string();
             }
         }
         let output = Affine { scale: self.tail.a as f32, bias: self.tail.b as f32 };

@@ -176,6 +176,21 @@ impl Topology {
         Ok(t)
     }
 
+    /// The paper preset (cnv, ncnv, ucnv) this network is, judged by its layers' kinds and
+    /// shapes, whatever it and its layers are called (the class count may differ). None for any
+    /// other network: a custom topology named "cnv" does not get CNV's folding.
+    pub fn paper_preset(&self) -> Option<&'static str> {
+        let mine = self.resolve().ok()?;
+        let shapes = |ls: &[Layer]| -> Vec<(LayerKind, Shape, Shape)> {
+            ls.iter().map(|l| (l.kind, l.input, l.output)).collect()
+        };
+        PRESETS.into_iter().find(|p| {
+            Topology::preset(p, self.classes())
+                .and_then(|t| t.resolve())
+                .is_ok_and(|theirs| shapes(&theirs) == shapes(&mine))
+        })
+    }
+
     pub fn from_json(text: &str) -> Result<Topology> {
         let t: Topology = serde_json::from_str(text).map_err(|e| Error::invalid(format!("topology JSON: {e}")))?;
         t.resolve()?;
@@ -323,6 +338,41 @@ impl Topology {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_paper_preset_is_judged_by_layer_shapes_not_names() {
+        for p in PRESETS {
+            let mut t = Topology::preset(p, 4).unwrap();
+            assert_eq!(t.paper_preset(), Some(p));
+            // Renamed network and layers, another class count: still the preset.
+            t.name = "mine".into();
+            for l in &mut t.layers {
+                match l {
+                    LayerSpec::Conv { name, .. } | LayerSpec::MaxPool { name, .. } | LayerSpec::Fc { name, .. } => {
+                        name.push('x')
+                    }
+                }
+            }
+            if let Some(LayerSpec::Fc { out_features, .. }) = t.layers.last_mut() {
+                *out_features = 10;
+            }
+            assert_eq!(t.paper_preset(), Some(p), "{p} renamed");
+        }
+        // Named "cnv" but not CNV's shapes: no paper folding.
+        let mut t = Topology::preset("ncnv", 4).unwrap();
+        t.name = "cnv".into();
+        assert_eq!(t.paper_preset(), Some("ncnv"));
+        if let Some(LayerSpec::Conv { out_channels, .. }) = t.layers.first_mut() {
+            *out_channels = 32;
+        }
+        assert_eq!(t.paper_preset(), None);
+        let mlp = Topology {
+            name: "cnv".into(),
+            input: Shape::new(28, 28, 1),
+            layers: vec![LayerSpec::Fc { name: "FC1".into(), out_features: 4 }],
+        };
+        assert_eq!(mlp.paper_preset(), None);
+    }
 
     #[test]
     fn presets_have_the_paper_shapes() {

@@ -2,10 +2,16 @@
 //! quantizer, sign(latent weights), float convs, BatchNorm, sign (0 → +1), max-pool, and the
 //! final scalar affine. It is the differential oracle for the engine, and the CAMs' training
 //! route.
+//!
+//! At a threshold tie the reference means the accelerator: each sign is decided on the float
+//! convolution's value against FINN's float32 threshold ([`crate::model::streamline`]), not on
+//! torch's float32 BatchNorm output, which can round the other way there. Away from ties the
+//! two agree (the torch fixtures check it), and `pre` is always torch's BatchNorm output.
 
 use ndarray::{Array3, ArrayView3};
 
 use crate::error::{Error, Result};
+use crate::model::streamline::{self, ChannelRule};
 use crate::model::topology::{Layer, LayerKind};
 use crate::model::trained::TrainedModel;
 
@@ -129,7 +135,20 @@ impl Reference {
         match &self.model.layers[ci].bn {
             Some(bn) => {
                 let pre = Array3::from_shape_fn(dot.dim(), |(y, xx, c)| bn.apply(c, dot[[y, xx, c]]));
-                let out = pre.mapv(|v| if v >= 0.0 { 1.0 } else { -1.0 });
+                // The sign is decided where the accelerator decides it: on the accumulator,
+                // against FINN's float32 threshold (model::streamline). Away from a tie this is
+                // sign(pre); at a tie torch's float32 BatchNorm may round the other way.
+                let scale = (ci == 0).then_some(self.model.input_quant.scale);
+                let rules: Vec<ChannelRule> = (0..o.channels).map(|c| streamline::channel_rule(bn, c, scale)).collect();
+                let out = Array3::from_shape_fn(dot.dim(), |(y, xx, c)| {
+                    let d = dot[[y, xx, c]] as f64;
+                    let acc = scale.map_or(d, |s| (d / s as f64).round());
+                    if rules[c].fires(acc) {
+                        1.0
+                    } else {
+                        -1.0
+                    }
+                });
                 RefOut { dot: Some(dot), pre: Some(pre), out }
             }
             None => {

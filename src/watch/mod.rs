@@ -215,7 +215,20 @@ pub fn annotate(outcome: &Outcome, scale: u32) -> RgbImage {
     if let Some(h) = &outcome.heatmap {
         tiles.push(render::enlarge(&render::overlay(&raw, &render::colorize(h)), scale));
     }
-    render::grid(&[tiles], 0)
+    side_by_side(&tiles)
+}
+
+/// Tiles next to each other, left to right, on white.
+fn side_by_side(tiles: &[RgbImage]) -> RgbImage {
+    let width = tiles.iter().map(|t| t.width()).sum::<u32>().max(1);
+    let height = tiles.iter().map(|t| t.height()).max().unwrap_or(1);
+    let mut out = RgbImage::from_pixel(width, height, image::Rgb([255, 255, 255]));
+    let mut x = 0;
+    for t in tiles {
+        image::imageops::replace(&mut out, t, i64::from(x), 0);
+        x += t.width();
+    }
+    out
 }
 
 #[cfg(test)]

@@ -7,6 +7,16 @@ use binarycop::model::{FoldedModel, TrainedModel};
 use binarycop::reference::Reference;
 use ndarray::{Array3, Array4, ArrayView3, Axis};
 
+/// FNV-1a over `bytes`, continuing from `h` (start from 0xcbf2_9ce4_8422_2325), for golden
+/// checksums.
+pub fn fnv1a(bytes: &[u8], mut h: u64) -> u64 {
+    for &b in bytes {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x100_0000_01b3);
+    }
+    h
+}
+
 /// Deterministic pseudo-random u8 images.
 pub fn images(n: usize, h: usize, w: usize, c: usize, seed: u32) -> Array4<u8> {
     let mut s = seed.wrapping_mul(2654435761).wrapping_add(1);

@@ -1,6 +1,17 @@
-//! Score-CAM (Wang et al.), as pytorch-grad-cam computes it: each channel, upsampled
-//! (align-corners bilinear) and min-max normalized, masks the input; the channel weights are the
-//! softmax of the resulting target logits. Forward passes only, so it runs on any backend.
+//! Score-CAM (Wang et al.): each channel, upsampled (align-corners bilinear, torch's
+//! `UpsamplingBilinear2d`) and min-max normalized as (v − min) / (max − min + 1e-8), masks the
+//! input; the channel weights are the softmax of the resulting target logits. Forward passes
+//! only, so it runs on any backend.
+//!
+//! Where it differs from pytorch-grad-cam's `ScoreCAM` (checked against its code, 1.5.x):
+//! - The masked image is rounded to u8 (nearest, halves away from zero) before the forward
+//!   pass, because the network (and the accelerator) takes u8 pixels. pytorch-grad-cam
+//!   multiplies the float input tensor by the mask and feeds it unrounded, so after the
+//!   network's 8-bit input quantizer a masked pixel may land one code away from ours.
+//! - A constant channel (max = min) gets an all-zero mask, as in pytorch-grad-cam's formula
+//!   (0 / 1e-8): its forward pass sees a black image, and its weight is the softmax of that
+//!   image's logit, not zero.
+//! - Channels with identical maps share one forward pass (the same mask gives the same logit).
 
 use ndarray::Array2;
 

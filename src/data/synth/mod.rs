@@ -81,7 +81,7 @@ mod rng;
 use ndarray::{Array1, Array2, Array3, Array4, ArrayView2, Axis};
 use rayon::prelude::*;
 
-pub use output::{write_set, SetSummary, CHUNK};
+pub use output::{write_set, write_set_observed, SetSummary, CHUNK};
 pub use post::{BLOCKS_AMPLITUDE, CORNER_DELTA};
 
 use crate::error::{Error, Result};

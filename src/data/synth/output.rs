@@ -55,6 +55,11 @@ const OWNER: Owner = Owner {
 /// Draws the set `config` describes into `dir`, replacing an earlier `binarycop synth` output
 /// there; refuses a folder holding anything else.
 pub fn write_set(config: &Config, dir: &Path) -> Result<SetSummary> {
+    write_set_observed(config, dir, &crate::progress::Progress::hidden().bar(0, ""))
+}
+
+/// [`write_set`], advancing `bar` by each chunk of images written.
+pub fn write_set_observed(config: &Config, dir: &Path, bar: &crate::progress::Bar) -> Result<SetSummary> {
     config.validate()?;
     let mut summary = None;
     write_dir(dir, &OWNER, |tmp| {
@@ -64,6 +69,7 @@ pub fn write_set(config: &Config, dir: &Path) -> Result<SetSummary> {
             let samples: Vec<Sample> =
                 (start as u64..end as u64).into_par_iter().map(|i| super::render_valid(config, i)).collect();
             w.push(&samples)?;
+            bar.inc(samples.len() as u64);
         }
         summary = Some(w.finish()?);
         Ok(())

@@ -1,6 +1,6 @@
 //! The portable fallback: plain `count_ones`, which the compiler lowers to the target's popcount.
 
-use super::Kernel;
+use super::{generic, BinLayer, BitsOut, Kernel};
 
 pub struct Portable;
 
@@ -8,11 +8,10 @@ impl Kernel for Portable {
     fn name(&self) -> &'static str {
         "portable"
     }
-    fn xor_popcount_rows(&self, x: &[u64], w: &[u64], out: &mut [u32]) {
-        let n = x.len();
-        for (r, o) in out.iter_mut().enumerate() {
-            let row = &w[r * n..(r + 1) * n];
-            *o = x.iter().zip(row).map(|(a, b)| (a ^ b).count_ones()).sum();
-        }
+    fn bin_counts(&self, layer: &BinLayer, input: &[u64], bases: &[usize], out: &mut [u32]) {
+        generic::bin_counts(layer, input, bases, out)
+    }
+    fn bin_bits(&self, layer: &BinLayer, input: &[u64], bases: &[usize], out: BitsOut) {
+        generic::bin_bits(layer, input, bases, out)
     }
 }

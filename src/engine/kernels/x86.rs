@@ -1,9 +1,16 @@
 //! x86_64, chosen at run time by CPU features: the hardware POPCNT instruction on plain rows;
 //! AVX2 on blocks of 4 interleaved rows (nibble lookup with vpshufb, byte counts summed per
-//! 64-bit lane with vpsadbw; Muła et al.); AVX-512 VPOPCNTDQ on blocks of 8 rows (Ice Lake,
-//! Zen 4 and later).
+//! 64-bit lane with vpsadbw; Muła et al.) and the first layer with vpmaddubsw; AVX-512
+//! VPOPCNTDQ on blocks of 8 rows and the first layer with VNNI's vpdpbusd (Ice Lake, Zen 4 and
+//! later).
+//!
+//! The AVX-512 binary loop keeps a block's weights in registers when the window is 9 or 18
+//! words (every 3×3 conv of the CNV family over 64 or 128 channels) and runs every output pixel
+//! against them: per word one broadcast load of the input, XOR, VPOPCNTQ and an add, which is
+//! the roofline loop of `benches/roofline.rs`. Thresholds are compared in the epilogue, so a
+//! block of 8 rows leaves one byte of output bits.
 
-use super::{generic, Kernel};
+use super::{generic, put_block, BinLayer, BitsOut, IntLayer, Kernel};
 use std::arch::x86_64::*;
 
 pub struct Popcnt;
@@ -23,6 +30,7 @@ pub fn detect() -> Vec<&'static dyn Kernel> {
     if is_x86_feature_detected!("avx512f")
         && is_x86_feature_detected!("avx512bw")
         && is_x86_feature_detected!("avx512vpopcntdq")
+        && is_x86_feature_detected!("avx512vnni")
     {
         v.push(&Avx512);
     }
@@ -30,40 +38,51 @@ pub fn detect() -> Vec<&'static dyn Kernel> {
 }
 
 #[target_feature(enable = "popcnt")]
-fn rows_popcnt(x: &[u64], w: &[u64], out: &mut [u32]) {
-    let n = x.len();
-    for (r, o) in out.iter_mut().enumerate() {
-        let row = &w[r * n..(r + 1) * n];
-        *o = x.iter().zip(row).map(|(a, b)| (a ^ b).count_ones()).sum();
-    }
+fn bin_counts_popcnt(layer: &BinLayer, input: &[u64], bases: &[usize], out: &mut [u32]) {
+    generic::bin_counts(layer, input, bases, out)
+}
+
+#[target_feature(enable = "popcnt")]
+fn bin_bits_popcnt(layer: &BinLayer, input: &[u64], bases: &[usize], out: BitsOut) {
+    generic::bin_bits(layer, input, bases, out)
 }
 
 impl Kernel for Popcnt {
     fn name(&self) -> &'static str {
         "x86-popcnt"
     }
-    fn xor_popcount_rows(&self, x: &[u64], w: &[u64], out: &mut [u32]) {
+    fn bin_counts(&self, layer: &BinLayer, input: &[u64], bases: &[usize], out: &mut [u32]) {
         // SAFETY: this kernel is only handed out by `detect` after the CPU reported POPCNT.
-        unsafe { rows_popcnt(x, w, out) }
+        unsafe { bin_counts_popcnt(layer, input, bases, out) }
+    }
+    fn bin_bits(&self, layer: &BinLayer, input: &[u64], bases: &[usize], out: BitsOut) {
+        // SAFETY: as above, POPCNT is present.
+        unsafe { bin_bits_popcnt(layer, input, bases, out) }
     }
 }
 
-/// Checks the packed layout's length for `out.len()` rows in blocks of `lanes`.
-fn check_packed(x: &[u64], w: &[u64], rows: usize, lanes: usize) {
-    assert!(w.len() >= rows.div_ceil(lanes) * lanes * x.len(), "weights are packed for {lanes} lanes");
+/// A block's limits as `L` lanes of i64; padding rows get −1, which no count is at or below.
+#[inline(always)]
+fn block_limits<const L: usize>(limits: &[i32], b: usize) -> [i64; L] {
+    std::array::from_fn(|l| limits.get(b * L + l).map_or(-1, |&t| t as i64))
 }
 
-#[target_feature(enable = "avx2")]
-fn rows_avx2(x: &[u64], w: &[u64], out: &mut [u32]) {
+// ---------------------------------------------------------------------------------------- AVX2
+
+/// The AVX2 loop over pixels for one block of 4 rows: `emit(p, counts)` receives each pixel's
+/// 4 mismatch counts as u64 lanes.
+#[inline(always)]
+unsafe fn avx2_block(layer: &BinLayer, input: &[u64], bases: &[usize], b: usize, mut emit: impl FnMut(usize, __m256i)) {
     const LANES: usize = 4;
-    let n = x.len();
-    check_packed(x, w, out.len(), LANES);
+    let n = layer.words();
     let lookup = _mm256_setr_epi8(
         0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
     );
     let low = _mm256_set1_epi8(0x0f);
-    for (b, o) in out.chunks_mut(LANES).enumerate() {
-        let block = &w[b * n * LANES..(b + 1) * n * LANES];
+    let w = layer.weights.as_ptr().add(b * n * LANES);
+    let off = layer.offsets.as_ptr();
+    for (p, &base) in bases.iter().enumerate() {
+        let x = input.as_ptr().add(base);
         let mut total = _mm256_setzero_si256();
         let mut j = 0;
         while j < n {
@@ -71,10 +90,8 @@ fn rows_avx2(x: &[u64], w: &[u64], out: &mut [u32]) {
             let stop = (j + 31).min(n);
             let mut bytes = _mm256_setzero_si256();
             while j < stop {
-                // SAFETY: block holds n words × 4 lanes and j < n, so the 32-byte unaligned load
-                // of words j·4..j·4+4 stays inside it.
-                let rows = unsafe { _mm256_loadu_si256(block.as_ptr().add(j * LANES) as *const __m256i) };
-                let v = _mm256_xor_si256(rows, _mm256_set1_epi64x(x[j] as i64));
+                let rows = _mm256_loadu_si256(w.add(j * LANES) as *const __m256i);
+                let v = _mm256_xor_si256(rows, _mm256_set1_epi64x(*x.add(*off.add(j)) as i64));
                 let lo = _mm256_shuffle_epi8(lookup, _mm256_and_si256(v, low));
                 let hi = _mm256_shuffle_epi8(lookup, _mm256_and_si256(_mm256_srli_epi16(v, 4), low));
                 bytes = _mm256_add_epi8(bytes, _mm256_add_epi8(lo, hi));
@@ -82,49 +99,122 @@ fn rows_avx2(x: &[u64], w: &[u64], out: &mut [u32]) {
             }
             total = _mm256_add_epi64(total, _mm256_sad_epu8(bytes, _mm256_setzero_si256()));
         }
-        let mut counts = [0u64; LANES];
-        // SAFETY: `counts` is 32 bytes, the size of one unaligned store.
-        unsafe { _mm256_storeu_si256(counts.as_mut_ptr() as *mut __m256i, total) };
-        for (d, c) in o.iter_mut().zip(counts) {
-            *d = c as u32;
+        emit(p, total);
+    }
+}
+
+#[target_feature(enable = "avx2")]
+fn bin_counts_avx2(layer: &BinLayer, input: &[u64], bases: &[usize], out: &mut [u32]) {
+    layer.check(input, bases, 4, 64);
+    assert!(out.len() >= bases.len() * layer.rows, "one count per pixel and row");
+    let rows = layer.rows;
+    for b in 0..rows.div_ceil(4) {
+        // SAFETY: `check` put every window word and weight block inside its slice.
+        unsafe {
+            avx2_block(layer, input, bases, b, |p, total| {
+                let mut lanes = [0u64; 4];
+                _mm256_storeu_si256(lanes.as_mut_ptr() as *mut __m256i, total);
+                put_block(out, rows, p, b, &lanes.map(|c| c as u32));
+            })
         }
     }
 }
 
-/// The first layer on 64 channels per block (four registers of 16 i16 lanes): broadcast each
-/// input code, AND it with the +1 masks, add; then widen to i32 as 2·sum − total.
 #[target_feature(enable = "avx2")]
-fn pm1_dot_avx2(window: &[i16], plus: &[i16], acc: &mut [i32]) {
-    let padded = plus.len() / window.len().max(1);
-    assert!(padded.is_multiple_of(64) && acc.len() <= padded && plus.len() == padded * window.len());
-    let total = _mm256_set1_epi32(window.iter().map(|&v| v as i32).sum());
-    for (c, out) in acc.chunks_mut(64).enumerate() {
-        let mut s = [_mm256_setzero_si256(); 4];
-        for (j, &x) in window.iter().enumerate() {
-            let xv = _mm256_set1_epi16(x);
-            let row = plus[j * padded + c * 64..].as_ptr();
-            for (q, sq) in s.iter_mut().enumerate() {
-                // SAFETY: the row has `padded` lanes from c·64 on, a multiple of 64, so the
-                // 16-lane load at 16q < 64 stays inside `plus`.
-                let m = unsafe { _mm256_loadu_si256(row.add(16 * q) as *const __m256i) };
-                *sq = _mm256_add_epi16(*sq, _mm256_and_si256(xv, m));
+fn bin_bits_avx2(layer: &BinLayer, input: &[u64], bases: &[usize], out: BitsOut) {
+    layer.check(input, bases, 4, 64);
+    out.check(bases.len(), layer.rows);
+    let BitsOut { limits, group, words, out } = out;
+    for b in 0..layer.rows.div_ceil(4) {
+        let lim = block_limits::<4>(limits, b);
+        // SAFETY: a 32-byte load of a 4 × i64 array.
+        let lim = unsafe { _mm256_loadu_si256(lim.as_ptr() as *const __m256i) };
+        // SAFETY: `check` put every window word and weight block inside its slice.
+        unsafe {
+            avx2_block(layer, input, bases, b, |p, total| {
+                // count ≤ limit ⇔ ¬(count > limit): one bit per 64-bit lane.
+                let gt = _mm256_movemask_pd(_mm256_castsi256_pd(_mm256_cmpgt_epi64(total, lim))) as u64;
+                out[(p / group) * words + b / 16] |= (!gt & 0xf) << ((b % 16) * 4);
+            })
+        }
+    }
+}
+
+/// The first layer on 64 channels per block: each group's 4 taps broadcast as one dword,
+/// vpmaddubsw against 8 channels × 4 taps per register (pairs of taps into i16 lanes, summed
+/// across the window in i16), then vpmaddwd folds each channel's two lanes into i32. Returns
+/// false (and does nothing) when the i16 sums could overflow: more than 64 groups.
+#[inline(always)]
+unsafe fn avx2_int(layer: &IntLayer, input: &[u8], bases: &[usize], mut emit: impl FnMut(usize, usize, &[__m256i; 8])) {
+    let ones = _mm256_set1_epi16(1);
+    for (p, &base) in bases.iter().enumerate() {
+        for cb in 0..layer.padded / 64 {
+            let mut s = [_mm256_setzero_si256(); 8];
+            for (r, &ro) in layer.row_offsets.iter().enumerate() {
+                let x = input.as_ptr().add(base + ro);
+                for g in 0..layer.groups {
+                    let xv = _mm256_set1_epi32((x.add(4 * g) as *const i32).read_unaligned());
+                    let w = layer.weights.as_ptr().add(((r * layer.groups + g) * layer.padded + cb * 64) * 4);
+                    for (q, sq) in s.iter_mut().enumerate() {
+                        let wq = _mm256_loadu_si256(w.add(32 * q) as *const __m256i);
+                        *sq = _mm256_add_epi16(*sq, _mm256_maddubs_epi16(xv, wq));
+                    }
+                }
             }
+            emit(p, cb, &s.map(|v| _mm256_madd_epi16(v, ones)));
         }
-        // Whole blocks are written in place, the last partial one through a buffer.
-        let mut buf = [0i32; 64];
-        let whole = out.len() == 64;
-        let lanes: &mut [i32] = if whole { out } else { &mut buf };
-        for (q, sq) in s.iter().enumerate() {
-            let halves = [_mm256_castsi256_si128(*sq), _mm256_extracti128_si256::<1>(*sq)];
-            for (h, half) in halves.into_iter().enumerate() {
-                let v = _mm256_sub_epi32(_mm256_slli_epi32::<1>(_mm256_cvtepi16_epi32(half)), total);
-                // SAFETY: `lanes` holds 64 i32 and 16q + 8h + 8 <= 64.
-                unsafe { _mm256_storeu_si256(lanes.as_mut_ptr().add(16 * q + 8 * h) as *mut __m256i, v) };
+    }
+}
+
+/// Whether the AVX2 first layer's i16 lanes hold every sum: each lane adds two taps of at most
+/// 255 per group.
+fn avx2_int_fits(layer: &IntLayer) -> bool {
+    layer.row_offsets.len() * layer.groups <= 64
+}
+
+#[target_feature(enable = "avx2")]
+fn int_acc_avx2(layer: &IntLayer, input: &[u8], bases: &[usize], out: &mut [i32]) {
+    if !avx2_int_fits(layer) {
+        return generic::int_acc(layer, input, bases, out);
+    }
+    layer.check(input, bases);
+    let c = layer.channels;
+    assert!(out.len() >= bases.len() * c, "one sum per pixel and channel");
+    // SAFETY: `check` put every window and weight block inside its slice.
+    unsafe {
+        avx2_int(layer, input, bases, |p, cb, s| {
+            let mut lanes = [0i32; 64];
+            for (q, v) in s.iter().enumerate() {
+                _mm256_storeu_si256(lanes.as_mut_ptr().add(8 * q) as *mut __m256i, *v);
             }
-        }
-        if !whole {
-            out.copy_from_slice(&buf[..out.len()]);
-        }
+            put_block(out, c, p, cb, &lanes);
+        })
+    }
+}
+
+#[target_feature(enable = "avx2")]
+fn int_bits_avx2(layer: &IntLayer, input: &[u8], bases: &[usize], out: BitsOut) {
+    if !avx2_int_fits(layer) {
+        return generic::int_bits(layer, input, bases, out);
+    }
+    layer.check(input, bases);
+    out.check(bases.len(), layer.channels);
+    let BitsOut { limits, group, words, out } = out;
+    // SAFETY: `check` put every window and weight block inside its slice.
+    unsafe {
+        avx2_int(layer, input, bases, |p, cb, s| {
+            let mut lanes = [0i32; 64];
+            for (q, v) in s.iter().enumerate() {
+                _mm256_storeu_si256(lanes.as_mut_ptr().add(8 * q) as *mut __m256i, *v);
+            }
+            let mut word = 0;
+            generic::threshold(
+                &lanes,
+                &limits[cb * 64..(cb * 64 + 64).min(limits.len())],
+                std::slice::from_mut(&mut word),
+            );
+            out[(p / group) * words + cb] |= word;
+        })
     }
 }
 
@@ -161,13 +251,21 @@ impl Kernel for Avx2 {
     fn lanes(&self) -> usize {
         4
     }
-    fn xor_popcount_rows(&self, x: &[u64], w: &[u64], out: &mut [u32]) {
+    fn bin_counts(&self, layer: &BinLayer, input: &[u64], bases: &[usize], out: &mut [u32]) {
         // SAFETY: `detect` hands out this kernel only after the CPU reported AVX2.
-        unsafe { rows_avx2(x, w, out) }
+        unsafe { bin_counts_avx2(layer, input, bases, out) }
     }
-    fn pm1_dot_i16(&self, window: &[i16], plus: &[i16], acc: &mut [i32]) {
+    fn bin_bits(&self, layer: &BinLayer, input: &[u64], bases: &[usize], out: BitsOut) {
         // SAFETY: as above, AVX2 is present.
-        unsafe { pm1_dot_avx2(window, plus, acc) }
+        unsafe { bin_bits_avx2(layer, input, bases, out) }
+    }
+    fn int_acc(&self, layer: &IntLayer, input: &[u8], bases: &[usize], out: &mut [i32]) {
+        // SAFETY: as above, AVX2 is present.
+        unsafe { int_acc_avx2(layer, input, bases, out) }
+    }
+    fn int_bits(&self, layer: &IntLayer, input: &[u8], bases: &[usize], out: BitsOut) {
+        // SAFETY: as above, AVX2 is present.
+        unsafe { int_bits_avx2(layer, input, bases, out) }
     }
     fn threshold(&self, acc: &[i32], t: &[i32], bits: &mut [u64]) {
         // SAFETY: as above, AVX2 is present.
@@ -175,66 +273,168 @@ impl Kernel for Avx2 {
     }
 }
 
-#[target_feature(enable = "avx512f,avx512vpopcntdq")]
-fn rows_avx512(x: &[u64], w: &[u64], out: &mut [u32]) {
-    const LANES: usize = 8;
-    let n = x.len();
-    check_packed(x, w, out.len(), LANES);
-    for (b, o) in out.chunks_mut(LANES).enumerate() {
-        let block = &w[b * n * LANES..(b + 1) * n * LANES];
+// ------------------------------------------------------------------------------------- AVX-512
+
+/// One pixel against a block whose `N` weight words sit in registers.
+#[inline(always)]
+unsafe fn avx512_fixed<const N: usize>(
+    w: *const u64,
+    input: *const u64,
+    offsets: &[usize],
+    bases: &[usize],
+    emit: &mut impl FnMut(usize, __m512i),
+) {
+    let off: &[usize; N] = offsets.try_into().expect("N window words");
+    let mut wr = [_mm512_setzero_si512(); N];
+    for (j, r) in wr.iter_mut().enumerate() {
+        *r = _mm512_loadu_si512(w.add(8 * j) as *const __m512i);
+    }
+    for (p, &base) in bases.iter().enumerate() {
+        let x = input.add(base);
         let mut acc = _mm512_setzero_si512();
-        for (j, &xj) in x.iter().enumerate() {
-            // SAFETY: block holds n words × 8 lanes and j < n, so the 64-byte unaligned load of
-            // words j·8..j·8+8 stays inside it.
-            let rows = unsafe { _mm512_loadu_si512(block.as_ptr().add(j * LANES) as *const __m512i) };
-            acc = _mm512_add_epi64(acc, _mm512_popcnt_epi64(_mm512_xor_si512(rows, _mm512_set1_epi64(xj as i64))));
+        for j in 0..N {
+            let v = _mm512_xor_si512(wr[j], _mm512_set1_epi64(*x.add(off[j]) as i64));
+            acc = _mm512_add_epi64(acc, _mm512_popcnt_epi64(v));
         }
-        let counts = _mm512_cvtepi64_epi32(acc);
-        if o.len() == LANES {
-            // SAFETY: `o` holds 8 u32, 32 bytes, the size of one unaligned store.
-            unsafe { _mm256_storeu_si256(o.as_mut_ptr() as *mut __m256i, counts) };
-        } else {
-            let mut last = [0u32; LANES];
-            // SAFETY: `last` is 32 bytes, the size of one unaligned store.
-            unsafe { _mm256_storeu_si256(last.as_mut_ptr() as *mut __m256i, counts) };
-            o.copy_from_slice(&last[..o.len()]);
+        emit(p, acc);
+    }
+}
+
+/// The AVX-512 loop over pixels for block `b` of 8 rows: `emit(p, counts)` receives each
+/// pixel's 8 mismatch counts as u64 lanes.
+#[inline(always)]
+unsafe fn avx512_block(
+    layer: &BinLayer,
+    input: &[u64],
+    bases: &[usize],
+    b: usize,
+    mut emit: impl FnMut(usize, __m512i),
+) {
+    const LANES: usize = 8;
+    let n = layer.words();
+    let w = layer.weights.as_ptr().add(b * n * LANES);
+    let x = input.as_ptr();
+    match n {
+        9 => avx512_fixed::<9>(w, x, layer.offsets, bases, &mut emit),
+        18 => avx512_fixed::<18>(w, x, layer.offsets, bases, &mut emit),
+        _ => {
+            for (p, &base) in bases.iter().enumerate() {
+                let xp = x.add(base);
+                let mut acc = _mm512_setzero_si512();
+                for (j, &o) in layer.offsets.iter().enumerate() {
+                    let rows = _mm512_loadu_si512(w.add(j * LANES) as *const __m512i);
+                    let v = _mm512_xor_si512(rows, _mm512_set1_epi64(*xp.add(o) as i64));
+                    acc = _mm512_add_epi64(acc, _mm512_popcnt_epi64(v));
+                }
+                emit(p, acc);
+            }
         }
     }
 }
 
-/// The first layer on 64 channels per block (two registers of 32 i16 lanes).
-#[target_feature(enable = "avx512f,avx512bw")]
-fn pm1_dot_avx512(window: &[i16], plus: &[i16], acc: &mut [i32]) {
-    let padded = plus.len() / window.len().max(1);
-    assert!(padded.is_multiple_of(64) && acc.len() <= padded && plus.len() == padded * window.len());
-    let total = _mm512_set1_epi32(window.iter().map(|&v| v as i32).sum());
-    for (c, out) in acc.chunks_mut(64).enumerate() {
-        let mut s = [_mm512_setzero_si512(); 2];
-        for (j, &x) in window.iter().enumerate() {
-            let xv = _mm512_set1_epi16(x);
-            let row = plus[j * padded + c * 64..].as_ptr();
-            for (q, sq) in s.iter_mut().enumerate() {
-                // SAFETY: the row has `padded` lanes from c·64 on, a multiple of 64, so the
-                // 32-lane load at 32q < 64 stays inside `plus`.
-                let m = unsafe { _mm512_loadu_si512(row.add(32 * q) as *const __m512i) };
-                *sq = _mm512_add_epi16(*sq, _mm512_and_si512(xv, m));
+#[target_feature(enable = "avx512f,avx512vpopcntdq")]
+fn bin_counts_avx512(layer: &BinLayer, input: &[u64], bases: &[usize], out: &mut [u32]) {
+    layer.check(input, bases, 8, 64);
+    assert!(out.len() >= bases.len() * layer.rows, "one count per pixel and row");
+    let rows = layer.rows;
+    for b in 0..rows.div_ceil(8) {
+        // SAFETY: `check` put every window word and weight block inside its slice.
+        unsafe {
+            avx512_block(layer, input, bases, b, |p, acc| {
+                let mut lanes = [0u32; 8];
+                _mm256_storeu_si256(lanes.as_mut_ptr() as *mut __m256i, _mm512_cvtepi64_epi32(acc));
+                put_block(out, rows, p, b, &lanes);
+            })
+        }
+    }
+}
+
+#[target_feature(enable = "avx512f,avx512vpopcntdq")]
+fn bin_bits_avx512(layer: &BinLayer, input: &[u64], bases: &[usize], out: BitsOut) {
+    layer.check(input, bases, 8, 64);
+    out.check(bases.len(), layer.rows);
+    let BitsOut { limits, group, words, out } = out;
+    let dst = out.as_mut_ptr();
+    let last = bases.len().div_ceil(group) * words;
+    for b in 0..layer.rows.div_ceil(8) {
+        let lim = block_limits::<8>(limits, b);
+        // SAFETY: a 64-byte load of an 8 × i64 array.
+        let lim = unsafe { _mm512_loadu_si512(lim.as_ptr() as *const __m512i) };
+        let (word, shift) = (b / 8, (b % 8) * 8);
+        // SAFETY: `check` put every window word and weight block inside its slice, and
+        // (p / group)·words + word < last ≤ out.len() (BitsOut::check, word < words).
+        unsafe {
+            avx512_block(layer, input, bases, b, |p, acc| {
+                let m = _mm512_cmple_epi64_mask(acc, lim) as u64;
+                let i = (p / group) * words + word;
+                debug_assert!(i < last);
+                *dst.add(i) |= m << shift;
+            })
+        }
+    }
+}
+
+/// The first layer with VNNI: per group of 4 taps, one broadcast dword of input codes meets
+/// 16 channels × 4 taps per vpdpbusd (u8 × i8 summed into i32 lanes); 64 channels per block.
+#[inline(always)]
+unsafe fn avx512_int(
+    layer: &IntLayer,
+    input: &[u8],
+    bases: &[usize],
+    mut emit: impl FnMut(usize, usize, &[__m512i; 4]),
+) {
+    for (p, &base) in bases.iter().enumerate() {
+        for cb in 0..layer.padded / 64 {
+            let mut s = [_mm512_setzero_si512(); 4];
+            for (r, &ro) in layer.row_offsets.iter().enumerate() {
+                let x = input.as_ptr().add(base + ro);
+                for g in 0..layer.groups {
+                    let xv = _mm512_set1_epi32((x.add(4 * g) as *const i32).read_unaligned());
+                    let w = layer.weights.as_ptr().add(((r * layer.groups + g) * layer.padded + cb * 64) * 4);
+                    for (q, sq) in s.iter_mut().enumerate() {
+                        *sq = _mm512_dpbusd_epi32(*sq, xv, _mm512_loadu_si512(w.add(64 * q) as *const __m512i));
+                    }
+                }
             }
+            emit(p, cb, &s);
         }
-        // Whole blocks are written in place, the last partial one through a buffer.
-        let mut buf = [0i32; 64];
-        let whole = out.len() == 64;
-        let lanes: &mut [i32] = if whole { out } else { &mut buf };
-        for (q, sq) in s.iter().enumerate() {
-            let halves = [_mm512_castsi512_si256(*sq), _mm512_extracti64x4_epi64::<1>(*sq)];
-            for (h, half) in halves.into_iter().enumerate() {
-                let v = _mm512_sub_epi32(_mm512_slli_epi32::<1>(_mm512_cvtepi16_epi32(half)), total);
-                // SAFETY: `lanes` holds 64 i32 and 32q + 16h + 16 <= 64.
-                unsafe { _mm512_storeu_si512(lanes.as_mut_ptr().add(32 * q + 16 * h) as *mut __m512i, v) };
+    }
+}
+
+#[target_feature(enable = "avx512f,avx512vnni")]
+fn int_acc_avx512(layer: &IntLayer, input: &[u8], bases: &[usize], out: &mut [i32]) {
+    layer.check(input, bases);
+    let c = layer.channels;
+    assert!(out.len() >= bases.len() * c, "one sum per pixel and channel");
+    // SAFETY: `check` put every window and weight block inside its slice.
+    unsafe {
+        avx512_int(layer, input, bases, |p, cb, s| {
+            let mut lanes = [0i32; 64];
+            for (q, v) in s.iter().enumerate() {
+                _mm512_storeu_si512(lanes.as_mut_ptr().add(16 * q) as *mut __m512i, *v);
             }
-        }
-        if !whole {
-            out.copy_from_slice(&buf[..out.len()]);
-        }
+            put_block(out, c, p, cb, &lanes);
+        })
+    }
+}
+
+#[target_feature(enable = "avx512f,avx512vnni")]
+fn int_bits_avx512(layer: &IntLayer, input: &[u8], bases: &[usize], out: BitsOut) {
+    layer.check(input, bases);
+    out.check(bases.len(), layer.channels);
+    let BitsOut { limits, group, words, out } = out;
+    assert!(limits.len() >= layer.padded, "the first layer's limits are padded to whole blocks");
+    // SAFETY: `check` put every window and weight block inside its slice; `limits` holds
+    // layer.padded limits, so the 16-lane loads at cb·64 + 16q stay inside it.
+    unsafe {
+        avx512_int(layer, input, bases, |p, cb, s| {
+            let mut word = 0u64;
+            for (q, v) in s.iter().enumerate() {
+                let t = _mm512_loadu_si512(limits.as_ptr().add(cb * 64 + 16 * q) as *const __m512i);
+                word |= (_mm512_cmpge_epi32_mask(*v, t) as u64) << (16 * q);
+            }
+            out[(p / group) * words + cb] |= word;
+        })
     }
 }
 
@@ -258,14 +458,22 @@ impl Kernel for Avx512 {
     fn lanes(&self) -> usize {
         8
     }
-    fn xor_popcount_rows(&self, x: &[u64], w: &[u64], out: &mut [u32]) {
+    fn bin_counts(&self, layer: &BinLayer, input: &[u64], bases: &[usize], out: &mut [u32]) {
         // SAFETY: `detect` hands out this kernel only after the CPU reported AVX-512F,
-        // AVX-512BW and VPOPCNTDQ.
-        unsafe { rows_avx512(x, w, out) }
+        // AVX-512BW, VPOPCNTDQ and VNNI.
+        unsafe { bin_counts_avx512(layer, input, bases, out) }
     }
-    fn pm1_dot_i16(&self, window: &[i16], plus: &[i16], acc: &mut [i32]) {
-        // SAFETY: as above, AVX-512F and AVX-512BW are present.
-        unsafe { pm1_dot_avx512(window, plus, acc) }
+    fn bin_bits(&self, layer: &BinLayer, input: &[u64], bases: &[usize], out: BitsOut) {
+        // SAFETY: as above.
+        unsafe { bin_bits_avx512(layer, input, bases, out) }
+    }
+    fn int_acc(&self, layer: &IntLayer, input: &[u8], bases: &[usize], out: &mut [i32]) {
+        // SAFETY: as above.
+        unsafe { int_acc_avx512(layer, input, bases, out) }
+    }
+    fn int_bits(&self, layer: &IntLayer, input: &[u8], bases: &[usize], out: BitsOut) {
+        // SAFETY: as above.
+        unsafe { int_bits_avx512(layer, input, bases, out) }
     }
     fn threshold(&self, acc: &[i32], t: &[i32], bits: &mut [u64]) {
         // SAFETY: as above, AVX-512F is present.
