@@ -6,7 +6,8 @@
 //!
 //! Before/after in one session: run this bench built from the old tree with
 //! `-- --save-baseline before`, then from the new one with `-- --baseline before`; the summary
-//! then prints each case's ratio against the saved baseline next to its frames/s.
+//! then prints each case's ratio against the saved baseline next to its frames/s. On a shared
+//! machine, `BINARYCOP_BENCH_CLOCK=cpu` times the process's CPU time instead of wall time.
 
 mod common;
 
@@ -18,6 +19,7 @@ use binarycop::model::{FoldedModel, Topology};
 use binarycop_sim::clock::{simulate, SimOptions};
 use binarycop_sim::flow::Flow;
 use binarycop_sim::graph::Graph;
+use criterion::measurement::Measurement;
 use criterion::{BenchmarkId, Criterion, Throughput};
 
 const FRAMES: usize = 8;
@@ -59,7 +61,7 @@ fn frames(g: &Graph) -> Vec<u64> {
     g.pack_frames(&refs).expect("pack")
 }
 
-fn bench(c: &mut Criterion) {
+fn bench<M: Measurement>(c: &mut Criterion<M>) {
     let mut g = c.benchmark_group("sim");
     g.sample_size(10);
     g.throughput(Throughput::Elements(FRAMES as u64));
@@ -75,9 +77,7 @@ fn bench(c: &mut Criterion) {
 }
 
 fn main() {
-    let mut c = Criterion::default().configure_from_args();
-    bench(&mut c);
-    c.final_summary();
+    common::run(bench, bench);
     // A run that saves a baseline writes its estimates there instead of "new".
     let args: Vec<String> = std::env::args().collect();
     let saved = args.iter().position(|a| a == "--save-baseline").and_then(|i| args.get(i + 1));
