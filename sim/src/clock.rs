@@ -252,7 +252,7 @@ pub fn simulate(g: &Graph, input: &[u64], opts: &SimOptions) -> Result<Run, Erro
         output: sink.data,
         done: sink.done,
         nodes: stats,
-        fifo_max_occupancy: fifos.iter().map(|f| f.max_occupancy).collect(),
+        fifo_max_occupancy: fifos.iter_mut().map(Fifo::max_occupancy).collect(),
         taps: fifos.iter_mut().map(|f| f.tap.take().unwrap_or_default()).collect(),
         steps,
     })
