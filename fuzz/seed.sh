@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 C=fuzz/corpus
 rm -rf "$C"
 mkdir -p "$C"
-for t in onnx artifact params_npz topology_json npy_images image_decode folding_json accel_config hwh bit pack_unpack cam_npz; do
+for t in onnx artifact params_npz topology_json npy_images image_decode folding_json accel_config hwh bit pack_unpack cam_npz driver_py; do
   mkdir -p "$C/$t"
 done
 BIN=target/release/binarycop
@@ -55,8 +55,11 @@ cp docs/img/cam_seed_workflow.png "$C/image_decode/figure.png"
 # Hardware: foldings, a deployment's .hwh and .bit, accelerator descriptions.
 cp hw/data/foldings/*.json "$C/folding_json/"
 cp hw/tests/data/deploy/bitfile/finn-accel.hwh "$C/hwh/"
+# driver.py: FINN's list form (the fixture deployment) and BinaryCoP's 2020 single form.
+cp hw/tests/data/deploy/driver/driver.py "$C/driver_py/list_form.py"
+cp hw/tests/data/driver_single.py "$C/driver_py/single_form.py"
 cp hw/tests/data/deploy/bitfile/finn-accel.bit "$C/bit/"
-echo '{"idma0": {"uio": "idma0"}, "odma0": {"base": "0x40010000", "range": "0x10000"}, "input_buffer": "udmabuf0", "output_buffer": "udmabuf1", "cache": "cached", "timeout_ms": 1000}' > "$C/accel_config/full.json"
-echo '{"idma0": {"uio": "idma0"}, "odma0": {"uio": "odma0"}}' > "$C/accel_config/uio.json"
+echo '{"driver": "driver.py", "idma0": {"uio": "idma0"}, "odma0": {"base": "0x40010000", "range": "0x10000"}, "input_buffer": "udmabuf0", "output_buffer": "udmabuf1", "cache": "cached", "timeout_ms": 1000}' > "$C/accel_config/full.json"
+echo '{"driver": "driver/driver.py", "idma0": {"uio": "idma0"}, "odma0": {"uio": "odma0"}}' > "$C/accel_config/uio.json"
 echo "corpora in $C:"
 for d in "$C"/*; do echo "  $(basename "$d"): $(ls "$d" | wc -l) files"; done

@@ -96,7 +96,7 @@ fn loop_every_and_max_frames_and_class_names() {
     assert_eq!(text.lines().filter(|l| l.starts_with("frame ")).count(), 2, "{text}");
     assert!(text.lines().last().unwrap().starts_with("watched 3 frames"), "{text}");
     let o = binarycop(&["watch", "--model", &m, "--source", d, "--class-names", "a,b"]);
-    assert!(String::from_utf8_lossy(&o.stderr).contains("--class-names gives 2 names, the model has 4 classes"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("2 class names for the model's 4 classes"));
 }
 
 #[test]

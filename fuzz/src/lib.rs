@@ -21,7 +21,7 @@ use binarycop_hw::packing::{self, DataType, Layout};
 pub type Target = fn(&[u8]);
 
 /// The targets by name, for the replay test.
-pub const TARGETS: [(&str, Target); 12] = [
+pub const TARGETS: [(&str, Target); 13] = [
     ("onnx", onnx),
     ("artifact", artifact),
     ("params_npz", params_npz),
@@ -34,6 +34,7 @@ pub const TARGETS: [(&str, Target); 12] = [
     ("bit", bit),
     ("pack_unpack", pack_unpack),
     ("cam_npz", cam_npz),
+    ("driver_py", driver_py),
 ];
 
 /// A µ-CNV model the folding target lowers onto.
@@ -117,6 +118,23 @@ pub fn accel_config(data: &[u8]) {
 pub fn hwh(data: &[u8]) {
     if let Ok(text) = std::str::from_utf8(data) {
         let _ = deploy::parse_hwh(text);
+    }
+}
+
+/// FINN's generated driver.py: its io_shape_dict; what parses is described and, where it has
+/// one input and one output, turned into the backends' contract.
+pub fn driver_py(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    if let Ok(d) = binarycop_hw::finn_driver::parse(text, Path::new("driver.py")) {
+        let _ = binarycop_hw::finn_driver::describe(&d);
+        for t in d.inputs.iter().chain(&d.outputs) {
+            let _ = (t.label(), t.frame_bytes(), t.io_shape());
+        }
+        if d.single_io().is_ok() {
+            if let Ok(c) = binarycop::accel::Contract::from_driver(&d) {
+                let _ = c.io_spec(None);
+            }
+        }
     }
 }
 

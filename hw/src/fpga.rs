@@ -73,6 +73,8 @@ pub enum PlError {
          command is `binarycop load`)"
     )]
     LoadNotAllowed,
+    #[error("{bit}: the header says {bytes} payload bytes{stand_in}: there is no bitstream to load")]
+    EmptyBitstream { bit: PathBuf, bytes: usize, stand_in: &'static str },
     #[error("{dir}: the FPGA manager has no '{attr}' attribute: {why}")]
     NoLoadInterface { dir: PathBuf, attr: &'static str, why: &'static str },
     #[error("loading {name} failed: {dir}/state is '{state}' after {waited:?}")]
@@ -456,6 +458,14 @@ fn forget_pynq_record(paths: &FpgaPaths) -> Result<Vec<PathBuf>, PlError> {
 pub fn load(d: &Deployment, paths: &FpgaPaths, allow_load: bool, timeout: Duration) -> Result<Vec<Finding>, PlError> {
     if !allow_load {
         return Err(PlError::LoadNotAllowed);
+    }
+    if d.bit.payload_len == 0 {
+        let stand_in = if d.bit.version.as_deref() == Some(crate::stand_in::STAND_IN_VERSION) {
+            " (a stand-in from `binarycop export-deploy`, for the simulated device)"
+        } else {
+            ""
+        };
+        return Err(PlError::EmptyBitstream { bit: d.bit_path.clone(), bytes: 0, stand_in });
     }
     let dir = paths.manager();
     manager_state(paths)?;

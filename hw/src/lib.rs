@@ -12,6 +12,7 @@
 //! - [`fpga`]: what the PL holds (FPGA manager, PYNQ's and binarycop's records), and loading it;
 //! - [`clocks`]: PL clock 0 in the PS clock registers, read and set as PYNQ's `Clocks` does;
 //! - [`preflight`]: the checks that run before the first register access.
+//! - [`stand_in`]: a deployment folder's files for an accelerator that is not a bitstream.
 //! - [`limits`]: the bounds on everything read from a file, and the one bounded file read.
 
 // `unsafe` is confined to mmio.rs, which allows it for itself.
@@ -32,6 +33,7 @@ pub mod packing;
 pub mod preflight;
 pub mod regs;
 pub mod runtime_weights;
+pub mod stand_in;
 mod sysfs;
 mod xml_depth;
 

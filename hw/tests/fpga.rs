@@ -224,6 +224,28 @@ fn failed_and_impossible_loads_are_clear_errors() {
     assert!(matches!(e, PlError::NoManager { .. }), "{e}");
 }
 
+/// A stand-in deployment (`binarycop export-deploy`) has a .bit header and no payload: loading
+/// it is refused before the FPGA manager or the firmware folder is touched.
+#[test]
+fn a_stand_in_bitstream_is_never_loaded() {
+    use binarycop_hw::driver::IoShape;
+    use binarycop_hw::packing::DataType;
+    use binarycop_hw::stand_in::{StandIn, Tensor};
+    let tmp = tempfile::tempdir().unwrap();
+    let input = Tensor { normal: vec![1, 8, 8, 3], io: IoShape::new(DataType::UINT8, 64, 3) };
+    let output = Tensor { normal: vec![1, 1], io: IoShape::new(DataType::UINT8, 1, 1) };
+    let s = StandIn::pynq_z1("tiny", "a test", input, output);
+    let dir = tmp.path().join("deploy");
+    write(&dir.join("tiny.hwh"), s.hwh());
+    write(&dir.join("tiny.bit"), s.bit());
+    let d = find_deployment(&dir).unwrap();
+    let paths = board(&tmp.path().join("board"), "operating");
+    let before = files_under(tmp.path());
+    let e = load(&d, &paths, true, Duration::from_secs(1)).unwrap_err().to_string();
+    assert!(e.contains("tiny.bit") && e.contains("0 payload bytes") && e.contains("stand-in"), "{e}");
+    assert_eq!(files_under(tmp.path()), before);
+}
+
 #[test]
 fn board_check_lists_what_sysfs_offers_without_opening_it() {
     use binarycop_hw::mmio::Roots;

@@ -7,8 +7,10 @@
 //! With a deployment folder ([`SimAccelConfig::deploy`]) the device is shaped by that
 //! deployment's driver.py, as the zynq backend is: the model is checked against it first
 //! ([`Contract::check_model`]), then the label runs move frames of driver.py's shapes, which must
-//! also be what the simulated dataflow reads and writes. A deployment with runtime-writable
-//! weights is refused: the simulated device computes with the model's own weights.
+//! also be what the simulated dataflow reads and writes, and the device's register windows are
+//! as large as the .hwh's idma0 and odma0 windows (the smaller of the two). A deployment with
+//! runtime-writable weights is refused: the simulated device computes with the model's own
+//! weights.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
@@ -121,12 +123,17 @@ impl SimAccel {
         }
         // A deployment is read and checked against the model before the device exists.
         let contract = cfg.deploy.as_deref().map(|dir| deployment_contract(dir, &model)).transpose()?;
+        let mut device = cfg.device;
         let io = match &contract {
-            Some(c) => c.io_spec(Some(&model))?,
+            Some((c, window_len)) => {
+                device.window_len = *window_len;
+                c.io_spec(Some(&model))?
+            }
             None => IoSpec::from_model(&model),
         };
+        let contract = contract.map(|(c, _)| c);
         let low = lower::lower(&model, folding)?;
-        let dev = SimDevice::new(low.graph, cfg.device).map_err(sim_error)?;
+        let dev = SimDevice::new(low.graph, device).map_err(sim_error)?;
         if let Some(c) = &contract {
             check_device(c, &dev)?;
         }
@@ -175,8 +182,9 @@ impl SimAccel {
     }
 }
 
-/// Reads the deployment, refuses what the simulated device cannot be, checks the model.
-fn deployment_contract(dir: &Path, model: &FoldedModel) -> Result<Contract> {
+/// Reads the deployment, refuses what the simulated device cannot be, checks the model; the
+/// contract and the register window length the .hwh gives the input and output IODMAs.
+fn deployment_contract(dir: &Path, model: &FoldedModel) -> Result<(Contract, usize)> {
     let d = FinnDeployment::open(dir)?;
     let c = Contract::from_driver(&d.driver)?;
     c.check_model(model)?;
@@ -187,7 +195,22 @@ fn deployment_contract(dir: &Path, model: &FoldedModel) -> Result<Contract> {
              weight memories to write; run this deployment with --backend zynq",
         ));
     }
-    Ok(c)
+    let (i, o) = d.driver.single_io()?;
+    let window = |n: &str| d.files.hwh.dma(n).map_or(0, |w| w.range);
+    for dma in [&i.dma, &o.dma] {
+        if window(dma) < binarycop_hw::regs::WINDOW_MIN as u64 {
+            return Err(Error::file(
+                &d.files.hwh_path,
+                format!(
+                    "{dma}'s register window is {} bytes; the IODMA's registers need {:#x}",
+                    window(dma),
+                    binarycop_hw::regs::WINDOW_MIN
+                ),
+            ));
+        }
+    }
+    let window_len = usize::try_from(window(&i.dma).min(window(&o.dma))).unwrap_or(usize::MAX);
+    Ok((c, window_len))
 }
 
 /// driver.py's frames must be what the simulated dataflow reads and writes, byte for byte.

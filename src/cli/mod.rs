@@ -128,6 +128,10 @@ enum Command {
     FoldSearch(sim_cmds::FoldSearchArgs),
     /// Write FINN/BNN-PYNQ memory images, the folding config and a FINN build config.
     ExportHw(sim_cmds::ExportHwArgs),
+    /// Write a stand-in deployment folder in FINN's layout for the model's simulated
+    /// accelerator (driver.py, a .hwh with the IODMA windows, a .bit header; no bitstream), for
+    /// `infer` and `watch` with `--backend sim --deploy`.
+    ExportDeploy(sim_cmds::ExportDeployArgs),
 }
 
 /// Runs the command line; returns the process exit code.
@@ -179,6 +183,7 @@ fn run(cli: Cli, out: &mut String) -> Result<()> {
         Command::Simulate(a) => sim_cmds::simulate(a, out),
         Command::FoldSearch(a) => sim_cmds::fold_search(a, progress, out),
         Command::ExportHw(a) => sim_cmds::export_hw(a, out),
+        Command::ExportDeploy(a) => sim_cmds::export_deploy(a, out),
         Command::Synth(a) => synth_cmds::synth(a, progress, out),
         Command::Cam(a) => cam_cmds::cam(*a, progress, out),
         Command::Demo(a) => demo_cmds::demo(a, progress, out),

@@ -1,4 +1,4 @@
-//! `simulate`, `fold-search` and `export-hw`: the FINN dataflow mirror of a model.
+//! `simulate`, `fold-search`, `export-hw` and `export-deploy`: the FINN dataflow mirror of a model.
 
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
@@ -388,5 +388,57 @@ pub fn fold_search(args: FoldSearchArgs, progress: &Progress, out: &mut String) 
         let _ = writeln!(out, "{verdict}");
         let _ = writeln!(out, "wrote {}", dest.display());
     }
+    Ok(())
+}
+
+#[derive(clap::Args)]
+pub struct ExportDeployArgs {
+    /// A Brevitas QONNX .onnx, a folded artifact .npz, or a parameter .npz.
+    #[arg(long)]
+    model: PathBuf,
+    #[command(flatten)]
+    topo: TopologyArgs,
+    /// A FINN folding_config.json or a paper preset (cnv, ncnv, ucnv); default: the model's
+    /// topology when it is a preset (as `--backend sim`).
+    #[arg(long)]
+    folding: Option<String>,
+    /// The design's name (the .hwh and .bit stem); default: the model file's name without
+    /// `.params.npz`, `.npz` or `.onnx`.
+    #[arg(long)]
+    name: Option<String>,
+    /// The folder to write (created; an earlier export-deploy output there is replaced).
+    #[arg(long)]
+    out: PathBuf,
+}
+
+/// A model file's name without its extensions.
+fn design_name(path: &Path) -> String {
+    let file = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+    [".params.npz", ".npz", ".onnx"].iter().find_map(|e| file.strip_suffix(e)).unwrap_or(&file).to_string()
+}
+
+pub fn export_deploy(args: ExportDeployArgs, out: &mut String) -> Result<()> {
+    let m = model::load_with(&args.model, topology_of(&args.topo)?)?.folded;
+    let folding = crate::accel::sim::folding_for(&m, args.folding.as_deref())?;
+    let low = lower::lower(&m, &folding)?;
+    let name = args.name.unwrap_or_else(|| design_name(&args.model));
+    let what = format!(
+        "{name} ({} in, {} classes) on binarycop's simulated FINN accelerator",
+        m.topology.input,
+        m.topology.classes()
+    );
+    let s = lower::stand_in::stand_in(&m, &low, &name, &what)?;
+    let file = args.model.file_name().map_or(String::new(), |f| f.to_string_lossy().into_owned());
+    let folding_arg = args.folding.as_deref().map_or(String::new(), |f| {
+        Path::new(f).file_name().map_or(f.to_string(), |n| n.to_string_lossy().into_owned())
+    });
+    let files = lower::stand_in::write(&s, &args.out, &file, &folding_arg)?;
+    let _ = writeln!(
+        out,
+        "wrote a stand-in deployment for {} into {}: {} (no bitstream: for --backend sim --deploy)",
+        args.model.display(),
+        args.out.display(),
+        files.join(", ")
+    );
     Ok(())
 }

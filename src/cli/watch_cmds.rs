@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::{topology_of, PreprocessArgs, TopologyArgs};
-use crate::accel::{self, Accelerator, CpuAccel, SimAccel};
+use crate::accel::{
+    self, Accelerator, ClassNames, CpuAccel, SimAccel, SimAccelConfig, ZynqAccel, ZynqOptions, ZynqSource,
+};
 use crate::cam::methods;
 use crate::error::{Error, Result};
 use crate::model;
@@ -22,13 +24,16 @@ pub enum WatchBackend {
     Cpu,
     /// hw's IODMA driver against the simulated FINN accelerator (the board's code path).
     Sim,
+    /// hw's IODMA driver on a Zynq board, with --deploy (the bitstream already loaded).
+    Zynq,
 }
 
 #[derive(clap::Args)]
 pub struct WatchArgs {
-    /// A Brevitas QONNX .onnx, a folded artifact .npz, or a parameter .npz.
+    /// A Brevitas QONNX .onnx, a folded artifact .npz, or a parameter .npz. Optional with
+    /// `--backend zynq --deploy DIR` (labels only: the CAM overlay needs a model).
     #[arg(long)]
-    model: PathBuf,
+    model: Option<PathBuf>,
     #[command(flatten)]
     topo: TopologyArgs,
     /// The frames: a folder of PNG/JPEG frames (in name order), a .y4m video (8-bit), another
@@ -44,6 +49,18 @@ pub struct WatchArgs {
     /// model's topology when it is a preset.
     #[arg(long)]
     folding: Option<String>,
+    /// sim, zynq: a FINN deployment folder (driver.py, .hwh, .bit; for sim e.g. one
+    /// `export-deploy` wrote): frames go to the accelerator in driver.py's shapes, through the
+    /// .hwh's register windows. A model, when given, must match it (input H×W×C, classes
+    /// within odt).
+    #[arg(long)]
+    deploy: Option<PathBuf>,
+    /// zynq: map IODMA windows through /dev/mem where no UIO device has their name, and check
+    /// PL clock 0 in the PS clock registers (root).
+    #[arg(long)]
+    allow_devmem: bool,
+    #[command(flatten)]
+    pl: super::board_cmds::PlArgs,
     /// Start a folder or video over at its end (until Ctrl-C or --max-frames).
     #[arg(long = "loop")]
     repeat: bool,
@@ -79,23 +96,51 @@ pub struct WatchArgs {
     cam_layer: String,
 }
 
-fn open_backend(args: &WatchArgs, folded: model::FoldedModel) -> Result<Box<dyn Accelerator>> {
-    if args.backend != WatchBackend::Sim && args.folding.is_some() {
+fn open_backend(args: &WatchArgs, folded: Option<model::FoldedModel>) -> Result<Box<dyn Accelerator>> {
+    let b = args.backend;
+    if b != WatchBackend::Sim && args.folding.is_some() {
         return Err(Error::invalid("--folding applies to --backend sim"));
     }
-    Ok(match args.backend {
-        WatchBackend::Cpu => Box::new(CpuAccel::new(folded)?),
+    if b == WatchBackend::Cpu && args.deploy.is_some() {
+        return Err(Error::invalid("--deploy applies to --backend sim and zynq"));
+    }
+    if b != WatchBackend::Zynq && (args.allow_devmem || args.pl.any()) {
+        return Err(Error::invalid("--allow-devmem, --set-clock and --pl-loaded apply to --backend zynq"));
+    }
+    let need_model = || {
+        Error::invalid(
+            format!("--backend {b:?} needs --model (only zynq runs without one, from --deploy)").to_lowercase(),
+        )
+    };
+    Ok(match b {
+        WatchBackend::Cpu => Box::new(CpuAccel::new(folded.ok_or_else(need_model)?)?),
         WatchBackend::Sim => {
-            let cfg = accel::sim::folding_for(&folded, args.folding.as_deref())?;
-            Box::new(SimAccel::new(folded, &cfg)?)
+            let folded = folded.ok_or_else(need_model)?;
+            let folding = accel::sim::folding_for(&folded, args.folding.as_deref())?;
+            let cfg = SimAccelConfig { deploy: args.deploy.clone(), ..Default::default() };
+            Box::new(SimAccel::with_config(folded, &folding, cfg)?)
+        }
+        WatchBackend::Zynq => {
+            let dir = args
+                .deploy
+                .clone()
+                .ok_or_else(|| Error::invalid("--backend zynq needs --deploy DIR (a FINN deployment folder)"))?;
+            let opts = ZynqOptions { allow_devmem: args.allow_devmem, checks: args.pl.checks(), ..Default::default() };
+            Box::new(ZynqAccel::open(&ZynqSource::Deploy(dir), &opts, folded)?)
         }
     })
 }
 
-fn cam_spec(args: &WatchArgs, m: &model::FoldedModel) -> Result<Option<CamSpec>> {
+/// The CAM overlay asked for; None without --serve, with `--cam-method none`, or without a
+/// model (said on stderr).
+fn cam_spec(args: &WatchArgs, m: Option<&model::FoldedModel>) -> Result<Option<CamSpec>> {
     if args.serve.is_none() || args.cam_method.eq_ignore_ascii_case("none") {
         return Ok(None);
     }
+    let Some(m) = m else {
+        eprintln!("note: no CAM overlay on the page: it is computed from the model, and no --model was given");
+        return Ok(None);
+    };
     let layer = m.topology.find_layer(&args.cam_layer).map_err(|e| Error::invalid(format!("--cam-layer: {e}")))?;
     Ok(Some(CamSpec { method: methods::by_name(&args.cam_method)?, layer, ste: crate::demo::FINE.2 }))
 }
@@ -112,11 +157,13 @@ fn status(o: &Outcome, names: &[String]) -> serde_json::Value {
     })
 }
 
-fn summary_line(s: &Summary, names: &[String]) -> String {
+/// The run's end; labels beyond the known classes (none without a model) only when they came.
+fn summary_line(s: &Summary, names: &[String], classes: usize) -> String {
     let labels: Vec<String> = s
         .labels
         .iter()
         .enumerate()
+        .filter(|(k, n)| *k < classes || **n > 0)
         .map(|(k, n)| match names.get(k) {
             Some(name) => format!("{k} {name} ×{n}"),
             None => format!("{k} ×{n}"),
@@ -133,17 +180,17 @@ fn summary_line(s: &Summary, names: &[String]) -> String {
 }
 
 pub fn watch(args: WatchArgs, out: &mut String) -> Result<()> {
-    let loaded = model::load_with(&args.model, topology_of(&args.topo)?)?;
-    let m = &loaded.folded;
-    let accel = open_backend(&args, m.clone())?;
-    let classes = m.topology.classes();
-    if !args.class_names.is_empty() && args.class_names.len() != classes {
-        return Err(Error::invalid(format!(
-            "--class-names gives {} names, the model has {classes} classes",
-            args.class_names.len()
-        )));
+    let folded = match &args.model {
+        Some(p) => Some(model::load_with(p, topology_of(&args.topo)?)?.folded),
+        None => None,
+    };
+    let accel = open_backend(&args, folded)?;
+    let io = accel.io().clone();
+    let classes = io.classes.unwrap_or(args.class_names.len());
+    if !args.class_names.is_empty() {
+        ClassNames::new(args.class_names.clone(), &io)?;
     }
-    let cam = cam_spec(&args, m)?;
+    let cam = cam_spec(&args, accel.model())?;
     let prep = args.prep.preprocess();
     let watcher = Watcher::new(accel.as_ref(), prep, cam)?;
     let mut source = watch::source::open(&args.source, args.repeat)?;
@@ -153,14 +200,17 @@ pub fn watch(args: WatchArgs, out: &mut String) -> Result<()> {
     }
     let mut stdout = std::io::stdout().lock();
     if !args.json {
+        let through = args.deploy.as_ref().map_or(String::new(), |d| format!(" through {}", d.display()));
         let _ = writeln!(
             stdout,
-            "watching {} with {} on the {} backend, {} → {}",
+            "watching {} with {} on the {} backend{through}, {} → {}",
             source.describe(),
-            args.model.display(),
+            args.model
+                .as_ref()
+                .map_or("no model (labels from the deployment)".to_string(), |p| p.display().to_string()),
             accel.name(),
             prep.describe(),
-            m.topology.input
+            accel.io().image
         );
     }
     if let Some(s) = &server {
@@ -213,7 +263,7 @@ pub fn watch(args: WatchArgs, out: &mut String) -> Result<()> {
         }});
         out.push_str(&format!("{s}\n"));
     } else {
-        out.push_str(&summary_line(&summary, names));
+        out.push_str(&summary_line(&summary, names, classes));
         out.push('\n');
     }
     Ok(())

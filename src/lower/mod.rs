@@ -6,6 +6,7 @@
 //! [`export`] writes the memory images and FINN configs for `export-hw`.
 
 pub mod export;
+pub mod stand_in;
 
 use binarycop_hw::folding::FoldingConfig;
 use binarycop_sim::clock::{simulate as run_sim, Run, SimOptions};
