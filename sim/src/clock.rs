@@ -84,7 +84,9 @@ impl<P: Process + ?Sized> Process for &mut P {
 }
 
 /// Runs processes connected in a line (process i reads FIFO i−1 and writes FIFO i) until none
-/// can move. Returns the number of `run` calls.
+/// can move. A process depends on its neighbours only through the two FIFOs, so after it runs,
+/// the consumer runs again only if it wrote a word and the producer only if it read one.
+/// Returns the number of `run` calls.
 pub fn run_line(procs: &mut [Box<dyn Process + '_>], fifos: &mut [Fifo]) -> u64 {
     let n = procs.len();
     debug_assert_eq!(fifos.len() + 1, n);
@@ -96,14 +98,17 @@ pub fn run_line(procs: &mut [Box<dyn Process + '_>], fifos: &mut [Fifo]) -> u64 
         queued[i] = false;
         calls += 1;
         let (before, after) = fifos.split_at_mut(i);
-        let inp = if i > 0 { before.last_mut() } else { None };
-        let out = after.first_mut();
-        if procs[i].run(inp, out) {
-            for j in [i.wrapping_sub(1), i + 1] {
-                if j < n && !queued[j] {
-                    queued[j] = true;
-                    stack.push(j);
-                }
+        let mut inp = if i > 0 { before.last_mut() } else { None };
+        let mut out = after.first_mut();
+        let reads = inp.as_ref().map_or(0, |f| f.reads);
+        let writes = out.as_ref().map_or(0, |f| f.writes);
+        procs[i].run(inp.as_deref_mut(), out.as_deref_mut());
+        let read = inp.is_some_and(|f| f.reads != reads);
+        let wrote = out.is_some_and(|f| f.writes != writes);
+        for (j, wake) in [(i.wrapping_sub(1), read), (i + 1, wrote)] {
+            if wake && j < n && !queued[j] {
+                queued[j] = true;
+                stack.push(j);
             }
         }
     }
@@ -247,7 +252,7 @@ pub fn simulate(g: &Graph, input: &[u64], opts: &SimOptions) -> Result<Run, Erro
         output: sink.data,
         done: sink.done,
         nodes: stats,
-        fifo_max_occupancy: fifos.iter().map(|f| f.max_occupancy).collect(),
+        fifo_max_occupancy: fifos.iter_mut().map(Fifo::max_occupancy).collect(),
         taps: fifos.iter_mut().map(|f| f.tap.take().unwrap_or_default()).collect(),
         steps,
     })

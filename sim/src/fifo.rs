@@ -22,14 +22,25 @@ pub struct Fifo {
     wtime: VecDeque<u64>,
     /// Read cycles of the last `depth` reads, indexed by read number mod depth.
     rtime: Vec<u64>,
+    /// reads mod depth and writes mod depth (kept as counters: no division per word).
+    rslot: usize,
+    wslot: usize,
     pub writes: u64,
     pub reads: u64,
-    /// Largest number of slots in use in any cycle (never above the depth).
-    pub max_occupancy: u64,
-    occ_w: VecDeque<u64>,
-    occ_r: VecDeque<u64>,
+    /// Write number of `wtime`'s front (words popped so far).
+    wbase: u64,
+    /// Largest number of slots in use in any cycle so far (never above the depth); see
+    /// [`Fifo::max_occupancy`].
+    max_occ: u64,
+    /// The first write whose occupancy is not final. Writes from here on are all unread (or
+    /// being read), so their cycles are in `wtime`.
     occ_w_index: u64,
+    /// Reads compared with a write and found earlier than it. The reads after them, not yet
+    /// compared, are at most `depth`, so a bounded FIFO finds their cycles in `rtime` (from slot
+    /// `cslot`); an unbounded one keeps them in `occ_r`.
     occ_reads_le: u64,
+    cslot: usize,
+    occ_r: VecDeque<u64>,
     /// Every word that passed, when tapped.
     pub tap: Option<Vec<u64>>,
 }
@@ -46,13 +57,16 @@ impl Fifo {
             data: VecDeque::new(),
             wtime: VecDeque::new(),
             rtime: vec![0; ring],
+            rslot: 0,
+            wslot: 0,
             writes: 0,
             reads: 0,
-            max_occupancy: 0,
-            occ_w: VecDeque::new(),
-            occ_r: VecDeque::new(),
+            wbase: 0,
+            max_occ: 0,
             occ_w_index: 0,
             occ_reads_le: 0,
+            cslot: 0,
+            occ_r: VecDeque::new(),
             tap: None,
         }
     }
@@ -77,7 +91,8 @@ impl Fifo {
         if d == 0 || self.writes < d {
             0
         } else {
-            self.rtime[((self.writes - d) % d) as usize] + 1
+            // Read number writes − d, whose slot is writes mod d.
+            self.rtime[self.wslot] + 1
         }
     }
 
@@ -91,12 +106,14 @@ impl Fifo {
         if let Some(tap) = self.tap.as_mut() {
             tap.extend_from_slice(word);
         }
+        self.writes += 1;
         if self.timing {
             self.wtime.push_back(t);
-            self.occ_w.push_back(t);
+            if !self.rtime.is_empty() {
+                self.wslot = if self.wslot + 1 == self.rtime.len() { 0 } else { self.wslot + 1 };
+            }
             self.settle();
         }
-        self.writes += 1;
     }
 
     /// Reads one word in cycle `t` into `dst`.
@@ -105,40 +122,81 @@ impl Fifo {
         for d in dst.iter_mut() {
             *d = self.data.pop_front().expect("a word was written");
         }
-        if self.timing {
-            self.wtime.pop_front();
-            if !self.rtime.is_empty() {
-                let d = self.rtime.len() as u64;
-                self.rtime[(self.reads % d) as usize] = t;
-            }
-            self.occ_r.push_back(t);
-        }
         self.reads += 1;
+        if self.timing {
+            if self.rtime.is_empty() {
+                self.occ_r.push_back(t);
+            } else {
+                self.rtime[self.rslot] = t;
+                self.rslot = if self.rslot + 1 == self.rtime.len() { 0 } else { self.rslot + 1 };
+            }
+            // Writes are settled when they are pushed and at the end; a read must settle here
+            // only if the word it takes was still open (its cycle is about to leave `wtime`).
+            if self.occ_w_index < self.reads {
+                self.settle_writes();
+            }
+            self.wtime.pop_front();
+            self.wbase += 1;
+        }
+    }
+
+    /// The largest number of slots in use in any cycle (never above the depth), over the
+    /// writes whose occupancy the reads so far decide.
+    pub fn max_occupancy(&mut self) -> u64 {
         if self.timing {
             self.settle();
         }
+        self.max_occ
     }
 
     /// Occupancy in the cycle of each write = writes so far − reads in earlier cycles (a word
     /// read in the same cycle still holds its slot). A write's count is final once a read at or
     /// after its cycle is known, or all earlier reads are.
+    #[inline]
     fn settle(&mut self) {
-        while let Some(&w) = self.occ_w.front() {
-            while let Some(&r) = self.occ_r.front() {
+        if self.occ_w_index < self.writes {
+            self.settle_writes();
+        }
+    }
+
+    fn settle_writes(&mut self) {
+        while self.occ_w_index < self.writes {
+            let w = self.wtime[(self.occ_w_index - self.wbase) as usize];
+            while let Some(r) = self.pending_read() {
                 if r < w {
-                    self.occ_reads_le += 1;
-                    self.occ_r.pop_front();
+                    self.consume_read();
                 } else {
                     break;
                 }
             }
-            if self.occ_r.is_empty() && self.reads < self.occ_w_index {
+            if self.occ_reads_le == self.reads && self.reads < self.occ_w_index {
                 return;
             }
             let occ = self.occ_w_index + 1 - self.occ_reads_le;
-            self.max_occupancy = self.max_occupancy.max(occ);
-            self.occ_w.pop_front();
+            self.max_occ = self.max_occ.max(occ);
             self.occ_w_index += 1;
+        }
+    }
+
+    /// The cycle of the first read not yet compared with a write.
+    #[inline]
+    fn pending_read(&self) -> Option<u64> {
+        if self.occ_reads_le == self.reads {
+            None
+        } else if self.rtime.is_empty() {
+            self.occ_r.front().copied()
+        } else {
+            Some(self.rtime[self.cslot])
+        }
+    }
+
+    #[inline]
+    fn consume_read(&mut self) {
+        self.occ_reads_le += 1;
+        if self.rtime.is_empty() {
+            self.occ_r.pop_front();
+        } else {
+            self.cslot = if self.cslot + 1 == self.rtime.len() { 0 } else { self.cslot + 1 };
         }
     }
 
@@ -223,7 +281,7 @@ mod tests {
         f.pop(&mut buf, 2);
         f.pop(&mut buf, 3);
         assert_eq!(buf[0], 3);
-        assert_eq!(f.max_occupancy, 2);
+        assert_eq!(f.max_occupancy(), 2);
     }
 
     #[test]

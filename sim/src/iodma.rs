@@ -14,6 +14,9 @@ pub struct Source<'a> {
     pub wpw: usize,
     core: Core,
     next: usize,
+    /// The next word's frame and its index within the frame (counters: no division per word).
+    frame: usize,
+    in_frame: usize,
     /// Earliest cycle of each frame's first word (throttling); empty = no throttling.
     pub frame_start: Vec<u64>,
     pub words_per_frame: usize,
@@ -21,7 +24,16 @@ pub struct Source<'a> {
 
 impl<'a> Source<'a> {
     pub fn new(words: &'a [u64], wpw: usize, words_per_frame: usize, timing: bool) -> Source<'a> {
-        Source { words, wpw, core: Core::new(timing), next: 0, frame_start: Vec::new(), words_per_frame }
+        Source {
+            words,
+            wpw,
+            core: Core::new(timing),
+            next: 0,
+            frame: 0,
+            in_frame: 0,
+            frame_start: Vec::new(),
+            words_per_frame,
+        }
     }
 }
 
@@ -31,15 +43,15 @@ impl Process for Source<'_> {
         let n = self.words.len() / self.wpw;
         let mut moved = false;
         while self.next < n && out.can_write() {
-            let f = self.next / self.words_per_frame.max(1);
-            let dep = if self.next.is_multiple_of(self.words_per_frame.max(1)) {
-                self.frame_start.get(f).copied().unwrap_or(0)
-            } else {
-                0
-            };
+            let dep = if self.in_frame == 0 { self.frame_start.get(self.frame).copied().unwrap_or(0) } else { 0 };
             let t = self.core.op(None, Some(&*out), 0, dep, 0);
             out.push(&self.words[self.next * self.wpw..(self.next + 1) * self.wpw], t);
             self.next += 1;
+            self.in_frame += 1;
+            if self.in_frame >= self.words_per_frame {
+                self.in_frame = 0;
+                self.frame += 1;
+            }
             moved = true;
         }
         moved

@@ -2,8 +2,9 @@
 //!
 //! One module per node, each holding the node's bit-exact function, its cycle-level timing and
 //! its cost (FINN's estimates) side by side, as FINN's custom ops do: [`thresholding`], [`swu`],
-//! [`mvau`], [`maxpool`], [`dwc`], [`label_select`], [`fifo`], [`iodma`]. [`graph`] builds the
-//! folded node graph from layer descriptions and a FINN folding config; [`clock`] runs it;
+//! [`mvau`] (its whole-layer arithmetic in [`dot`]), [`maxpool`], [`dwc`], [`label_select`],
+//! [`fifo`], [`iodma`]. [`graph`] builds the folded node graph from layer descriptions and a FINN
+//! folding config; [`clock`] runs it;
 //! [`report`] turns a run into FINN-style numbers; [`search`] picks a folding; [`images`] lays
 //! the memories out as FINN and BNN-PYNQ files.
 
@@ -11,6 +12,7 @@ pub mod calibration;
 pub mod clock;
 pub mod cost;
 pub mod device;
+pub mod dot;
 pub mod dsp_xnor;
 pub mod dwc;
 pub mod fifo;

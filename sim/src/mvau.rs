@@ -16,6 +16,7 @@
 
 use crate::clock::{Core, Process};
 use crate::cost::{bram_table, log2, Resources};
+use crate::dot;
 use crate::fifo::Fifo;
 use crate::stream::{get_bits, or_bits, or_copy, words_for, DType};
 use crate::Error;
@@ -51,6 +52,13 @@ impl BitRows {
             *word &= !(1 << (c % 64));
         }
     }
+}
+
+/// Scratch for [`Mvau::output_words`]: one accumulator per (pe, nf) row.
+#[derive(Clone, Debug, Default)]
+pub struct RowAccs {
+    mism: Vec<u32>,
+    sums: Vec<i32>,
 }
 
 /// What follows the accumulator.
@@ -156,8 +164,9 @@ pub struct Mvau {
     pub tmem: Vec<i64>,
     /// Per (pe, nf): the MW weight bits of one row, gathered from the SF addresses.
     rows: Vec<u64>,
-    /// Per (pe, nf): 0 for +1, −1 for −1 (x ^ m − m negates where m = −1), for integer inputs.
-    rows_pm: Vec<i32>,
+    /// For integer inputs, per input column then per (pe, nf) row: 0 for +1, −1 for −1
+    /// (x ^ m − m negates where m = −1); column-major so one input lane meets every row at once.
+    cols_pm: Vec<i32>,
 }
 
 impl Mvau {
@@ -236,7 +245,7 @@ impl Mvau {
             wmem,
             tmem,
             rows: Vec::new(),
-            rows_pm: Vec::new(),
+            cols_pm: Vec::new(),
         };
         m.gather_rows();
         Ok(m)
@@ -300,7 +309,8 @@ impl Mvau {
         &self.tmem[at..at + self.steps]
     }
 
-    /// The execution view of the memories: per (pe, nf) the SF words of one row back to back.
+    /// The execution view of the memories: per (pe, nf) the SF words of one row back to back
+    /// (and the same signs column by column for integer inputs).
     fn gather_rows(&mut self) {
         let (pe, nf, sf, simd) = (self.cfg.pe, self.nf(), self.sf(), self.cfg.simd);
         let rw = words_for(self.mw);
@@ -314,14 +324,14 @@ impl Mvau {
                     or_copy(&mut rows[at..at + rw], s * simd, &word, simd);
                     if !pm.is_empty() {
                         for i in 0..simd {
-                            pm[(p * nf + n) * self.mw + s * simd + i] = if get_bits(&word, i, 1) == 1 { 0 } else { -1 };
+                            pm[(s * simd + i) * pe * nf + p * nf + n] = if get_bits(&word, i, 1) == 1 { 0 } else { -1 };
                         }
                     }
                 }
             }
         }
         self.rows = rows;
-        self.rows_pm = pm;
+        self.cols_pm = pm;
     }
 
     /// The accumulator of PE `p` for fold `nf` on a full input vector (`bits`: MW binary values
@@ -334,8 +344,9 @@ impl Mvau {
             let mism: u32 = row.iter().zip(bits).map(|(w, x)| (w ^ x).count_ones()).sum();
             self.mw as i64 - mism as i64
         } else {
-            let row = &self.rows_pm[(p * self.nf() + nf) * self.mw..][..self.mw];
-            row.iter().zip(ints).map(|(m, x)| (x ^ m) - m).sum::<i32>() as i64
+            let rows = self.cfg.pe * self.nf();
+            let col = self.cols_pm.iter().skip(p * self.nf() + nf).step_by(rows);
+            col.zip(ints).map(|(m, x)| (x ^ m) - m).sum::<i32>() as i64
         }
     }
 
@@ -358,6 +369,39 @@ impl Mvau {
         for p in 0..self.cfg.pe {
             let v = self.activate(p, nf, self.accumulate(p, nf, bits, ints));
             or_bits(out, p * ob, ob, self.out.encode(v));
+        }
+    }
+
+    /// Every output word of one input vector, folds 0..NF (padded folds included) back to
+    /// back in `out`: the whole layer's arithmetic at once ([`crate::dot`]), then thresholds.
+    /// Equals [`Mvau::output_word`] fold by fold.
+    pub fn output_words(&self, bits: &[u64], ints: &[i32], accs: &mut RowAccs, out: &mut [u64]) {
+        let (pe, nf) = (self.cfg.pe, self.nf());
+        let binary = self.input == DType::BINARY;
+        if binary {
+            accs.mism.clear();
+            accs.mism.resize(pe * nf, 0);
+            dot::mismatches(&self.rows, bits, &mut accs.mism);
+        } else {
+            accs.sums.clear();
+            accs.sums.resize(pe * nf, 0);
+            dot::signed_sums(&self.cols_pm, ints, &mut accs.sums);
+        }
+        out.fill(0);
+        let (wo, ob) = (words_for(self.out_bits()), self.out.bits as usize);
+        let acc = |i: usize| if binary { self.mw as i64 - accs.mism[i] as i64 } else { accs.sums[i] as i64 };
+        for (n, word) in out.chunks_exact_mut(wo).take(nf).enumerate() {
+            if self.steps == 1 && self.act_val == 0 && ob == 1 {
+                // One threshold to a BINARY lane (every hidden layer): the lane is acc ≥ T.
+                for p in 0..pe {
+                    let bit = (self.tmem[p * nf + n] <= acc(p * nf + n)) as u64;
+                    word[p / 64] |= bit << (p % 64);
+                }
+                continue;
+            }
+            for p in 0..pe {
+                or_bits(word, p * ob, ob, self.out.encode(self.activate(p, n, acc(p * nf + n))));
+            }
         }
     }
 
@@ -449,7 +493,8 @@ impl Mvau {
             word: vec![0; words_for(self.in_bits())],
             bits: vec![0; if binary { words_for(self.mw) } else { 0 }],
             ints: vec![0; if binary { 0 } else { self.mw }],
-            outw: vec![0; words_for(self.out_bits())],
+            accs: RowAccs::default(),
+            outs: vec![0; self.nf_pad() * words_for(self.out_bits())],
         }
     }
 }
@@ -463,7 +508,10 @@ pub struct MvauProc<'a> {
     word: Vec<u64>,
     bits: Vec<u64>,
     ints: Vec<i32>,
-    outw: Vec<u64>,
+    accs: RowAccs,
+    /// The output words of the current vector, every fold (computed when its last input word
+    /// arrives, written one fold per NF iteration as the loop does).
+    outs: Vec<u64>,
 }
 
 impl MvauProc<'_> {
@@ -473,7 +521,11 @@ impl MvauProc<'_> {
             if self.sf == 0 {
                 self.bits.fill(0);
             }
-            or_copy(&mut self.bits, self.sf * simd, &self.word, simd);
+            if simd <= 64 {
+                or_bits(&mut self.bits, self.sf * simd, simd, self.word[0]);
+            } else {
+                or_copy(&mut self.bits, self.sf * simd, &self.word, simd);
+            }
         } else {
             let ib = self.m.input.bits as usize;
             for i in 0..simd {
@@ -487,6 +539,7 @@ impl Process for MvauProc<'_> {
     fn run(&mut self, inp: Option<&mut Fifo>, out: Option<&mut Fifo>) -> bool {
         let (Some(inp), Some(out)) = (inp, out) else { return false };
         let (nfs, sfs) = (self.m.nf_pad(), self.m.sf());
+        let wo = words_for(self.m.out_bits());
         let mut moved = false;
         loop {
             if self.nf == 0 {
@@ -498,8 +551,8 @@ impl Process for MvauProc<'_> {
                 inp.pop(&mut self.word, t);
                 self.store_input();
                 if write {
-                    self.m.output_word(0, &self.bits, &self.ints, &mut self.outw);
-                    out.push(&self.outw, t);
+                    self.m.output_words(&self.bits, &self.ints, &mut self.accs, &mut self.outs);
+                    out.push(&self.outs[..wo], t);
                 }
                 self.sf += 1;
                 if self.sf == sfs {
@@ -511,13 +564,8 @@ impl Process for MvauProc<'_> {
                     break;
                 }
                 let t = self.core.op(None, Some(&*out), (sfs - 1) as u64, 0, 0);
-                if self.nf < self.m.nf() {
-                    self.m.output_word(self.nf, &self.bits, &self.ints, &mut self.outw);
-                } else {
-                    self.outw.fill(0);
-                }
-                out.push(&self.outw, t);
-                self.nf = (self.nf + 1) % nfs;
+                out.push(&self.outs[self.nf * wo..(self.nf + 1) * wo], t);
+                self.nf = if self.nf + 1 == nfs { 0 } else { self.nf + 1 };
             }
             moved = true;
         }
@@ -601,6 +649,15 @@ mod tests {
                 got.extend((0..pe).map(|p| get_bits(&w, p, 1) as i64));
             }
             assert_eq!(got, want, "PE {pe} SIMD {simd}");
+            let mut all = vec![0u64; m.nf()];
+            m.output_words(&bits, &[], &mut RowAccs::default(), &mut all);
+            let folds: Vec<u64> = (0..m.nf())
+                .map(|nf| {
+                    m.output_word(nf, &bits, &[], &mut w);
+                    w[0]
+                })
+                .collect();
+            assert_eq!(all, folds, "whole vector at once, PE {pe} SIMD {simd}");
         }
     }
 

@@ -194,7 +194,6 @@ impl Swu {
             counter: 0,
             frame_reads: 0,
             skip: 0,
-            outw: vec![0; ws],
         }
     }
 }
@@ -232,7 +231,6 @@ pub struct SwuProc<'a> {
     counter: usize,
     frame_reads: usize,
     skip: u64,
-    outw: Vec<u64>,
 }
 
 impl SwuProc<'_> {
@@ -303,8 +301,7 @@ impl SwuProc<'_> {
         if slot >= self.cap {
             slot -= self.cap;
         }
-        self.outw.copy_from_slice(&self.buf[slot * self.ws..(slot + 1) * self.ws]);
-        out.push(&self.outw, t);
+        out.push(&self.buf[slot * self.ws..(slot + 1) * self.ws], t);
         if self.j == 0 && !s.hls_loop {
             self.releases.push_back((base + (self.oy * w + self.ox) as u64 + 1, t));
         }

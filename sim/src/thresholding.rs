@@ -175,7 +175,7 @@ impl Process for ThresholdingProc<'_> {
             inp.pop(&mut self.word, t);
             self.t.output_word(self.nf, &self.word, &mut self.outw);
             out.push(&self.outw, t);
-            self.nf = (self.nf + 1) % (self.t.channels / self.t.pe);
+            self.nf = if self.nf + 1 == self.t.channels / self.t.pe { 0 } else { self.nf + 1 };
             moved = true;
         }
         moved
