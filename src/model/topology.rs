@@ -447,20 +447,24 @@ mod tests {
                 "topology JSON",
             ),
             (r#"{"name":"x""#, "topology JSON"),
-            // (2^62 + 1)·4·1 wraps to 4 in unchecked arithmetic: such an input validated.
-            (
-                r#"{"name":"x","input":{"height":4611686018427387905,"width":4,"channels":1},"layers":[{"type":"fc","name":"b","out_features":2}]}"#,
-                "MAX_MAP_ELEMENTS",
-            ),
-            (
-                r#"{"name":"x","input":{"height":4,"width":4,"channels":1},"layers":[{"type":"fc","name":"b","out_features":18446744073709551615}]}"#,
-                "MAX_MAP_ELEMENTS",
-            ),
             (
                 r#"{"name":"x","input":{"height":4096,"width":4096,"channels":1},"layers":[{"type":"fc","name":"b","out_features":4096}]}"#,
                 "MAX_MACS_PER_IMAGE",
             ),
         ];
+        // (usize::MAX / 4 + 1)·4·1 wraps to 0 in unchecked arithmetic (2^62 + 1 on 64-bit
+        // machines): such an input validated. usize::MAX output features overflow the same way.
+        let wrapping = [
+            format!(
+                r#"{{"name":"x","input":{{"height":{},"width":4,"channels":1}},"layers":[{{"type":"fc","name":"b","out_features":2}}]}}"#,
+                usize::MAX / 4 + 1
+            ),
+            format!(
+                r#"{{"name":"x","input":{{"height":4,"width":4,"channels":1}},"layers":[{{"type":"fc","name":"b","out_features":{}}}]}}"#,
+                usize::MAX
+            ),
+        ];
+        let cases = cases.into_iter().chain(wrapping.iter().map(|j| (j.as_str(), "MAX_MAP_ELEMENTS")));
         for (json, want) in cases {
             let err = Topology::from_json(json).unwrap_err().to_string();
             assert!(err.contains(want), "{json}: got '{err}', want '{want}'");
