@@ -60,6 +60,7 @@ mod x86 {
 }
 
 /// Every mismatch variant this CPU runs, best last, with its name.
+#[cfg_attr(not(target_arch = "x86_64"), allow(unused_mut))]
 fn mismatch_variants() -> Vec<(&'static str, MismatchFn)> {
     let mut v: Vec<(&'static str, MismatchFn)> = vec![("portable", mismatches_portable)];
     #[cfg(target_arch = "x86_64")]
@@ -77,6 +78,7 @@ fn mismatch_variants() -> Vec<(&'static str, MismatchFn)> {
 }
 
 /// Every signed-sum variant this CPU runs, best last, with its name.
+#[cfg_attr(not(target_arch = "x86_64"), allow(unused_mut))]
 fn signed_sum_variants() -> Vec<(&'static str, SignedSumFn)> {
     let mut v: Vec<(&'static str, SignedSumFn)> = vec![("portable", signed_sums_portable)];
     #[cfg(target_arch = "x86_64")]
