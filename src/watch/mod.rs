@@ -25,6 +25,7 @@ use crate::cam::{self, render, CamMethod, Deployed, Post, Request, Ste};
 use crate::data::Preprocess;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::limits::MAX_CLASSES;
 pub use source::{Frame, FrameSource};
 
 /// Which CAM to overlay: the demo's fine map by default (LayerCAM at Conv1_2, identity STE).
@@ -173,9 +174,9 @@ impl<'a> Watcher<'a> {
         stop: &AtomicBool,
         report: &mut dyn FnMut(&Outcome) -> Result<()>,
     ) -> Result<Summary> {
-        let io = self.accel.io();
-        let classes = io.classes.unwrap_or(io.max_label as usize + 1);
-        let mut summary = Summary { labels: vec![0; classes], ..Default::default() };
+        // One count per class; without a model (driver.py's odt may allow 2^32 labels) the
+        // counts grow with the labels that come, up to MAX_CLASSES.
+        let mut summary = Summary { labels: vec![0; self.accel.io().classes.unwrap_or(0)], ..Default::default() };
         let start = Instant::now();
         let mut rate = Rate::new();
         let pace = opts.max_fps.filter(|f| *f > 0.0).map(|f| Duration::from_secs_f64(1.0 / f));
@@ -199,6 +200,18 @@ impl<'a> Watcher<'a> {
             let mut outcome = self.classify(frame)?;
             (outcome.index, outcome.fps) = (summary.frames, rate.tick(Instant::now()));
             summary.frames += 1;
+            if outcome.label >= summary.labels.len() {
+                if outcome.label >= MAX_CLASSES {
+                    return Err(Error::invalid(format!(
+                        "the accelerator returned label {}, beyond binarycop's limit of {} classes ({}); pass --model to check labels \
+                         against its classes",
+                        outcome.label,
+                        MAX_CLASSES,
+                        crate::limits::named("MAX_CLASSES", MAX_CLASSES)
+                    )));
+                }
+                summary.labels.resize(outcome.label + 1, 0);
+            }
             summary.labels[outcome.label] += 1;
             report(&outcome)?;
         }
@@ -234,6 +247,65 @@ fn side_by_side(tiles: &[RgbImage]) -> RgbImage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A device without a model whose driver.py allows UINT32 labels, answering `label`.
+    struct Answers {
+        io: crate::accel::IoSpec,
+        label: usize,
+    }
+
+    impl Accelerator for Answers {
+        fn name(&self) -> &'static str {
+            "stub"
+        }
+        fn io(&self) -> &crate::accel::IoSpec {
+            &self.io
+        }
+        fn model(&self) -> Option<&crate::model::FoldedModel> {
+            None
+        }
+        fn has_scores(&self) -> bool {
+            false
+        }
+        fn has_taps(&self) -> bool {
+            false
+        }
+        fn run(&self, images: ndarray::ArrayView4<u8>, _: &[usize]) -> Result<crate::accel::Outputs> {
+            let n = images.len_of(Axis(0));
+            Ok(crate::accel::Outputs { labels: vec![self.label; n], scores: None, taps: Vec::new() })
+        }
+    }
+
+    struct Blank(u32);
+
+    impl source::FrameSource for Blank {
+        fn describe(&self) -> String {
+            "blank frames".into()
+        }
+        fn next_frame(&mut self) -> Result<Option<source::Frame>> {
+            self.0 = self.0.checked_sub(1).unwrap_or_default();
+            Ok((self.0 > 0).then(|| source::Frame { name: "blank".into(), rgb: Array3::zeros((4, 4, 3)) }))
+        }
+    }
+
+    #[test]
+    fn label_counts_without_a_model_grow_with_the_labels_seen_and_are_bounded() {
+        let io = crate::accel::IoSpec {
+            image: crate::model::Shape::new(4, 4, 3),
+            classes: None,
+            max_label: u32::MAX as u64,
+        };
+        let stop = AtomicBool::new(false);
+        let opts = Options { max_frames: None, max_fps: None };
+        let run = |label| {
+            let acc = Answers { io: io.clone(), label };
+            let w = Watcher::new(&acc, Preprocess::default(), None).unwrap();
+            w.run(&mut Blank(4), &opts, &stop, &mut |_| Ok(()))
+        };
+        assert_eq!(run(2).unwrap().labels, [0, 0, 3]);
+        let e = run(u32::MAX as usize).unwrap_err().to_string();
+        assert!(e.contains("4294967295") && e.contains("MAX_CLASSES") && e.contains("--model"), "{e}");
+    }
 
     #[test]
     fn rate_counts_frames_over_the_window() {
