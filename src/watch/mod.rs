@@ -283,7 +283,7 @@ mod tests {
             "blank frames".into()
         }
         fn next_frame(&mut self) -> Result<Option<source::Frame>> {
-            self.0 = self.0.checked_sub(1).unwrap_or_default();
+            self.0 = self.0.saturating_sub(1);
             Ok((self.0 > 0).then(|| source::Frame { name: "blank".into(), rgb: Array3::zeros((4, 4, 3)) }))
         }
     }
