@@ -16,7 +16,7 @@ use ndarray::ArrayD;
 use ndarray_npy::{ReadNpyError, ReadNpyExt, ReadableElement};
 
 use crate::error::{Error, Result};
-use crate::limits::{self, MAX_NPY_HEADER_BYTES, MAX_NPZ_BYTES, MAX_TENSOR_ELEMENTS};
+use crate::limits::{self, MAX_NPY_HEADER_BYTES, MAX_NPY_HEADER_NESTING, MAX_NPZ_BYTES, MAX_TENSOR_ELEMENTS};
 
 const MAGIC: &[u8] = b"\x93NUMPY";
 
@@ -113,6 +113,13 @@ pub fn parse_header(bytes: &[u8]) -> Result<Header> {
             wrong_version_hint(version)
         )));
     }
+    let depth = nesting(&bytes[prefix..data_offset]);
+    if depth > MAX_NPY_HEADER_NESTING {
+        return Err(Error::invalid(format!(
+            "bad npy header: its brackets nest {depth} deep, deeper than a numpy header ({})",
+            limits::named("MAX_NPY_HEADER_NESTING", MAX_NPY_HEADER_NESTING)
+        )));
+    }
     let h = ndarray_npy::npy::header::Header::from_reader(&mut &bytes[..data_offset])
         .map_err(|e| Error::invalid(format!("bad npy header: {e}")))?;
     let descr = h.type_descriptor.as_string().filter(|d| d.len() >= 3 && d.is_ascii()).cloned().ok_or_else(|| {
@@ -134,6 +141,25 @@ pub fn parse_header(bytes: &[u8]) -> Result<Header> {
         )?;
     let data_bytes = elements * item_bytes;
     Ok(Header { descr, shape, elements, item_bytes, data_offset, data_bytes })
+}
+
+/// The deepest nesting of brackets (`{`, `(`, `[`) in a header's text, strings left out.
+fn nesting(text: &[u8]) -> usize {
+    let (mut depth, mut deepest, mut quote) = (0usize, 0usize, None);
+    for &c in text {
+        match (quote, c) {
+            (Some(q), _) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, b'\'' | b'"') => quote = Some(c),
+            (None, b'{' | b'(' | b'[') => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            (None, b'}' | b')' | b']') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
 }
 
 /// The header of the .npy in `bytes`, checked against the data that follows it: exactly the

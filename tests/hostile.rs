@@ -258,6 +258,35 @@ fn npy_reader_checks_headers_before_allocating() {
     assert!(read::<u8>(b"").unwrap_err().to_string().contains("empty"));
 }
 
+/// The long fuzz run's find: a header whose brackets nest deep sent ndarray-npy's header parser
+/// into exponential backtracking (258 bytes ran for minutes). Refused before parsing, through
+/// every reader: `pack`, images, and an npz member.
+#[test]
+fn a_deeply_nested_npy_header_is_an_error_not_a_hang() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let nested = raw_npy(&format!("{{'descr': '|u1', 'fortran_order': False, 'shape': ({}", "{".repeat(24)), &[]);
+    let npy = write(d, "nested.npy", &nested);
+    let packed = d.join("packed.bin");
+    let r = run(&["pack", "--dtype", "UINT8", "--input", s(&npy), "--out", s(&packed)]);
+    assert_error(&r, 1, &["nested.npy", "nest 26 deep", "MAX_NPY_HEADER_NESTING"]);
+    let model = fixture("ucnv_random/model.onnx");
+    assert_error(
+        &run(&["infer", "--model", s(&model), "--images", s(&npy)]),
+        1,
+        &["nested.npy", "MAX_NPY_HEADER_NESTING"],
+    );
+    let params = write(d, "params.npz", &zip_of(&[("topology.npy", nested)]));
+    assert_error(&run(&["info", "--model", s(&params)]), 1, &["params.npz", "topology", "MAX_NPY_HEADER_NESTING"]);
+    assert!(!packed.exists());
+    // Brackets inside a string do not count, and numpy's own depth reads.
+    use binarycop::npy::read;
+    let quoted = raw_npy("{'descr': '|u1', 'fortran_order': False, 'shape': (2, 3)}", &[0; 6]);
+    assert_eq!(read::<u8>(&quoted).unwrap().shape(), [2, 3]);
+    let in_string = raw_npy("{'descr': '|u1((((((', 'fortran_order': False, 'shape': (2, 3)}", &[0; 6]);
+    assert!(!read::<u8>(&in_string).unwrap_err().to_string().contains("MAX_NPY_HEADER_NESTING"));
+}
+
 // ---------------------------------------------------------------------------------------------
 // 5-6: topology and unpack sizes
 

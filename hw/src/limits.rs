@@ -28,6 +28,11 @@ pub const MAX_TENSOR_ELEMENTS: usize = 1 << 26;
 /// 10,000 unless told to.
 pub const MAX_NPY_HEADER_BYTES: usize = 1 << 16;
 
+/// Bracket nesting of an .npy header's dictionary. numpy writes a dict holding a tuple (depth
+/// 2); the header parser ndarray-npy uses (py_literal) backtracks exponentially on deep nesting
+/// (a 258-byte header ran for minutes), so deeper headers are refused before it sees them.
+pub const MAX_NPY_HEADER_NESTING: usize = 4;
+
 /// Decompressed bytes read from one .npz (every member together); a zip member's declared
 /// size is not trusted, the bytes are counted as they arrive.
 pub const MAX_NPZ_BYTES: u64 = 1 << 30;
