@@ -1,7 +1,7 @@
 //! CAM cost on CNV at Pool2 (5×5×128): deployed Grad-CAM per image on one core (a forward
-//! trace and the backward pass), training-graph Grad-CAM (the f32 route) on the same image,
-//! Score-CAM with its masked forward passes (one per distinct channel) on one core and on all
-//! cores, and one engine forward pass for scale. Model and image: tests/fixtures/cnv_random.
+//! trace and the backward pass), training-graph Grad-CAM and Score-CAM (the f32 route, each
+//! layer one SGEMM) on the same image, deployed Score-CAM with its masked forward passes (one
+//! per distinct channel) on one core and on all cores, and one engine forward pass for scale. Model and image: tests/fixtures/cnv_random.
 //! With BINARYCOP_TOOLBOX_PYTHON set, it then times pytorch-grad-cam on the same model and
 //! image (python/bench_pytorch_grad_cam.py) and prints the ratios. `engine_forward_1core` is the
 //! same measurement as `cargo bench --bench engine`'s `forward/1` (on this Brevitas model).
@@ -48,6 +48,9 @@ fn bench<M: Measurement>(c: &mut Criterion<M>) {
     g.bench_function("gradcam_training_1core", |b| {
         b.iter(|| one.install(|| black_box(cam::compute(&tr, img.view(), &req("gradcam")).expect("cam"))))
     });
+    g.bench_function("scorecam_training_1core", |b| {
+        b.iter(|| one.install(|| black_box(cam::compute(&tr, img.view(), &req("scorecam")).expect("cam"))))
+    });
     g.bench_function("scorecam_deployed_1core", |b| {
         b.iter(|| one.install(|| black_box(cam::compute(&dep, img.view(), &req("scorecam")).expect("cam"))))
     });
@@ -93,6 +96,8 @@ fn main() {
     for (ours, theirs) in [
         ("engine_forward_1core", "forward_ms"),
         ("gradcam_deployed_1core", "gradcam_ms"),
+        ("gradcam_training_1core", "gradcam_ms"),
+        ("scorecam_training_1core", "scorecam_ms"),
         ("scorecam_deployed_1core", "scorecam_ms"),
         ("scorecam_deployed_all_cores", "scorecam_ms"),
     ] {

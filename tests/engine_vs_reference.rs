@@ -50,7 +50,7 @@ fn ties_match_the_reference_at_every_layer() {
         common::check_model(&m, &imgs);
         // Positions do land on the ties: there a float32 BatchNorm's sign and the accelerator's
         // decision part ways at some of them.
-        let reference = Reference::new(m.clone()).unwrap();
+        let reference = Reference::plain(m.clone()).unwrap();
         for img in imgs.axis_iter(ndarray::Axis(0)) {
             for l in reference.forward(img).unwrap().layers {
                 if let Some(pre) = &l.pre {

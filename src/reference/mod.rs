@@ -1,12 +1,17 @@
 //! The training-time graph in plain f32, as Brevitas evaluates it in eval mode: the input
 //! quantizer, sign(latent weights), float convs, BatchNorm, sign (0 → +1), max-pool, and the
-//! final scalar affine. It is the differential oracle for the engine, and the CAMs' training
-//! route.
+//! final scalar affine. It is the differential oracle for the engine ([`Reference::plain`]: one
+//! dot product per output value), and the CAMs' training route ([`Reference::new`]: each layer
+//! one SGEMM, [`conv`]).
 //!
 //! At a threshold tie the reference means the accelerator: each sign is decided on the float
 //! convolution's value against FINN's float32 threshold ([`crate::model::streamline`]), not on
 //! torch's float32 BatchNorm output, which can round the other way there. Away from ties the
 //! two agree (the torch fixtures check it), and `pre` is always torch's BatchNorm output.
+
+mod conv;
+
+pub use conv::Conv;
 
 use ndarray::{Array3, ArrayView3};
 
@@ -45,17 +50,29 @@ pub struct Reference {
     layers: Vec<Layer>,
     /// sign(latent weights) as ±1 f32, per compute layer [out × K].
     signs: Vec<Vec<f32>>,
+    conv: Conv,
 }
 
 impl Reference {
+    /// The training graph as users run it: its layers as SGEMMs ([`Conv::Gemm`]).
     pub fn new(model: TrainedModel) -> Result<Reference> {
+        Reference::with_conv(model, Conv::Gemm)
+    }
+
+    /// The plain oracle ([`Conv::Plain`]): one dot product per output value. The engine's
+    /// differential tests use it.
+    pub fn plain(model: TrainedModel) -> Result<Reference> {
+        Reference::with_conv(model, Conv::Plain)
+    }
+
+    pub fn with_conv(model: TrainedModel, conv: Conv) -> Result<Reference> {
         let layers = model.validate()?;
         let signs = model
             .layers
             .iter()
             .map(|l| l.weight.iter().map(|&w| if w >= 0.0 { 1.0 } else { -1.0 }).collect())
             .collect();
-        Ok(Reference { model, layers, signs })
+        Ok(Reference { model, layers, signs, conv })
     }
 
     pub fn model(&self) -> &TrainedModel {
@@ -120,18 +137,7 @@ impl Reference {
 
     fn compute(&self, l: &Layer, ci: usize, x: &Array3<f32>) -> RefOut {
         let o = l.output;
-        let w = &self.signs[ci];
-        let k = l.fan_in();
-        let mut dot = Array3::zeros((o.height, o.width, o.channels));
-        let mut col = vec![0f32; k];
-        for oy in 0..o.height {
-            for ox in 0..o.width {
-                im2col(l, x, oy, ox, &mut col);
-                for c in 0..o.channels {
-                    dot[[oy, ox, c]] = w[c * k..(c + 1) * k].iter().zip(&col).map(|(a, b)| a * b).sum();
-                }
-            }
-        }
+        let dot = self.conv.dot(l, x, &self.signs[ci]);
         match &self.model.layers[ci].bn {
             Some(bn) => {
                 let pre = Array3::from_shape_fn(dot.dim(), |(y, xx, c)| bn.apply(c, dot[[y, xx, c]]));
@@ -167,26 +173,5 @@ impl Reference {
     /// sign(latent weights) of compute layer `ci`, [out × K] in FINN column order.
     pub fn signs(&self, ci: usize) -> &[f32] {
         &self.signs[ci]
-    }
-}
-
-/// The input column of one output pixel, in FINN's (ky, kx, c) / (h, w, c) order.
-fn im2col(l: &Layer, x: &Array3<f32>, oy: usize, ox: usize, col: &mut [f32]) {
-    match l.kind {
-        LayerKind::Conv { kernel } => {
-            let c = l.input.channels;
-            for ky in 0..kernel {
-                for kx in 0..kernel {
-                    for ch in 0..c {
-                        col[(ky * kernel + kx) * c + ch] = x[[oy + ky, ox + kx, ch]];
-                    }
-                }
-            }
-        }
-        _ => {
-            for (d, v) in col.iter_mut().zip(x.iter()) {
-                *d = *v;
-            }
-        }
     }
 }

@@ -33,7 +33,7 @@ pub fn images(n: usize, h: usize, w: usize, c: usize, seed: u32) -> Array4<u8> {
 pub fn check_image(trained: &TrainedModel, kernel: &'static dyn Kernel, img: ArrayView3<u8>) -> Vec<i32> {
     let folded = FoldedModel::fold(trained).expect("fold");
     let engine = Engine::new(folded.clone()).expect("engine").with_kernel(kernel);
-    let reference = Reference::new(trained.clone()).expect("reference");
+    let reference = Reference::plain(trained.clone()).expect("reference");
     let last = engine.layers().len() - 1;
     let trace = engine.trace(img, last).expect("trace");
     let rt = reference.forward(img).expect("reference");
