@@ -122,6 +122,50 @@ fn onnx_element_counts_that_overflow_are_errors() {
     assert_error(&run(&["info", "--model", s(&p)]), 1, &["negative.onnx", "slice_7", "out of range"]);
 }
 
+/// Found by the long fuzz run (the onnx target died of SIGSEGV): protobuf 3.4.0 skips a group
+/// field (wire type 3, never written by ONNX) by recursing once per nested group, so 2 MiB of
+/// start-group tags inside a node overflowed the stack and killed the process. Refused by a
+/// wire-format walk before the parser (model::onnx_wire).
+#[test]
+fn nested_protobuf_groups_are_an_error_not_a_stack_overflow() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut m = ucnv_onnx();
+    let mut bytes = m.write_to_bytes().unwrap();
+    // A last ModelProto.graph (field 7) whose one node (GraphProto.node, field 1) holds
+    // 2 MiB of start-group tags for field 15; protobuf merges it into the graph.
+    let groups = vec![0x7b_u8; 2 << 20];
+    let node = [&[0x0a][..], &varint(groups.len()), &groups].concat();
+    bytes.extend_from_slice(&[0x3a]);
+    bytes.extend_from_slice(&varint(node.len()));
+    bytes.extend_from_slice(&node);
+    let p = write(dir.path(), "groups.onnx", &bytes);
+    assert_error(&run(&["info", "--model", s(&p)]), 1, &["groups.onnx", "protobuf group", "field 15"]);
+    // Messages nested past protobuf's limit (AttributeProto.g → GraphProto.node → ...).
+    m.graph.as_mut().unwrap().node[0].attribute.clear();
+    let mut inner = Vec::new();
+    for _ in 0..40 {
+        let attr = [&[0x32][..], &varint(inner.len()), &inner].concat();
+        let node = [&[0x2a][..], &varint(attr.len()), &attr].concat();
+        inner = [&[0x0a][..], &varint(node.len()), &node].concat();
+    }
+    let mut bytes = m.write_to_bytes().unwrap();
+    bytes.extend_from_slice(&[0x3a]);
+    bytes.extend_from_slice(&varint(inner.len()));
+    bytes.extend_from_slice(&inner);
+    let p = write(dir.path(), "deep.onnx", &bytes);
+    assert_error(&run(&["info", "--model", s(&p)]), 1, &["deep.onnx", "deeper than 100"]);
+}
+
+fn varint(mut n: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    while n >= 0x80 {
+        out.push((n as u8 & 0x7f) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+    out
+}
+
 /// The last fc's weight (4×128 f32, 2048 bytes) moved to external data with `location`.
 fn external(dir: &Path, name: &str, location: &str, extra: &[(&str, &str)]) -> PathBuf {
     let mut m = ucnv_onnx();

@@ -3,6 +3,7 @@
 pub mod artifact;
 pub mod folded;
 pub mod import_npz;
+pub mod onnx_wire;
 pub mod qonnx;
 pub mod random;
 pub mod streamline;

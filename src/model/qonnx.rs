@@ -390,6 +390,8 @@ pub fn import_bytes(bytes: &[u8], path: &Path) -> Result<TrainedModel> {
     if bytes.is_empty() {
         return Err(Error::file(path, "the file is empty (0 bytes), not an ONNX model"));
     }
+    super::onnx_wire::check(bytes, super::onnx_wire::Msg::Model)
+        .map_err(|e| Error::file(path, format!("not a valid ONNX model: {e}")))?;
     let model =
         ModelProto::parse_from_bytes(bytes).map_err(|e| Error::file(path, format!("not a valid ONNX model: {e}")))?;
     let graph = model.graph.as_ref().ok_or_else(|| Error::file(path, "not a valid ONNX model: it has no graph"))?;
