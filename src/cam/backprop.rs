@@ -344,7 +344,7 @@ impl Probe for TrainingProbe<'_> {
         self.base
     }
     fn masked_logits(&self, masks: &[Array2<f32>]) -> Result<Vec<f32>> {
-        masks.par_iter().map(|m| Ok(self.reference.forward(masked(self.img, m).view())?.logits()[self.class])).collect()
+        masks.par_iter().map(|m| Ok(self.reference.logits(masked(self.img, m).view())?[self.class])).collect()
     }
     fn ablated_logit(&self, c: usize) -> Result<f32> {
         let mut map = self.map.clone();
