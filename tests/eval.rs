@@ -131,18 +131,24 @@ fn odd_files_are_skipped_counted_and_named() {
     std::fs::write(set.join("nose_exposed/notes.txt"), "not an image").unwrap();
     let good = std::fs::read(labelled_files(&set)[0].0.clone()).unwrap();
     std::fs::write(set.join("chin_exposed/cut.png"), &good[..good.len() / 2]).unwrap();
+    // Unreadable: a FIFO (never opened for reading: it would block) and a dangling link.
+    let fifo = set.join("nose_exposed/pipe.png");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    std::os::unix::fs::symlink(set.join("gone.png"), set.join("correctly_masked/dangling.png")).unwrap();
     // Mixed sizes are resized to the model's input: counted, not skipped.
     png(&set.join("chin_exposed/wide.png"), 48, 40);
     png(&set.join("correctly_masked/sub_small.png"), 20, 20);
     let (v, stdout) = eval_json(&set, &[]);
-    assert_eq!((v["images"].as_u64(), v["skipped"].as_u64()), (Some(22), Some(2)), "{stdout}");
+    assert_eq!((v["images"].as_u64(), v["skipped"].as_u64()), (Some(22), Some(4)), "{stdout}");
     assert_eq!(matrix(&v).iter().flatten().sum::<u64>(), 22);
-    assert!(stdout.contains("22 evaluated, 2 skipped"), "{stdout}");
+    assert!(stdout.contains("22 evaluated, 4 skipped"), "{stdout}");
+    assert!(stdout.contains("pipe.png: not a regular file"), "{stdout}");
+    assert!(stdout.contains("dangling.png: cannot open"), "{stdout}");
     assert!(stdout.contains("cut.png: not a readable image"), "{stdout}");
     assert!(stdout.contains("notes.txt: not a readable image"), "{stdout}");
     // A crop that does not fit the small image skips it and says why.
     let (v, stdout) = eval_json(&set, &["--crop", "0:24,0:24"]);
-    assert_eq!((v["images"].as_u64(), v["skipped"].as_u64()), (Some(21), Some(3)), "{stdout}");
+    assert_eq!((v["images"].as_u64(), v["skipped"].as_u64()), (Some(21), Some(5)), "{stdout}");
     assert!(stdout.contains("sub_small.png: --crop 0:24,0:24 does not fit a 20x20"), "{stdout}");
 }
 
@@ -164,9 +170,9 @@ fn bad_folders_are_refused_naming_the_path() {
     };
     let empty = d("empty", &[]);
     eval_err(&empty, &[], &[s(&empty), "no class subfolders"]);
-    let one = d("one", &["nose_exposed"]);
+    let one = d("one", &["nose_exposed", "2"]);
     png(&one.join("nose_exposed/a.png"), 32, 32);
-    eval_err(&one, &[], &[s(&one), "only one class (nose_exposed)"]);
+    eval_err(&one, &[], &[s(&one), "only one class has files (nose_exposed)"]);
     let hollow = d("hollow", &["0", "1"]);
     eval_err(&hollow, &[], &[s(&hollow), "no images"]);
     let unknown = d("unknown", &["0", "masks"]);
@@ -176,6 +182,7 @@ fn bad_folders_are_refused_naming_the_path() {
     std::fs::write(junk.join("1/b.jpg"), "no").unwrap();
     eval_err(&junk, &[], &["none of the 2 files could be used", "a.png: not a readable image"]);
     eval_err(&tmp.path().join("missing"), &[], &["missing", "not a folder"]);
+    eval_err(&junk, &["--labels", s(&junk.join("0/a.png"))], &["--labels goes with an images .npy"]);
     let map = tmp.path().join("map.json");
     std::fs::write(&map, r#"{"folders": {"masks": "no_such_class"}}"#).unwrap();
     eval_err(&unknown, &["--class-map", s(&map)], &[s(&map), "maps to \"no_such_class\"", "not a class of the model"]);

@@ -32,8 +32,8 @@ pub struct ModelRunArgs {
 #[derive(clap::Args)]
 pub struct BackendArgs {
     /// Where to run. `sim` and `zynq` end in FINN's LabelSelect and return the top-1 label
-    /// only: their table and JSON give input and label, without top-k, scores or logits
-    /// (--top-k above 1 and --save-scores need the cpu backend).
+    /// only (infer: their table and JSON give input and label, without top-k, scores or logits;
+    /// --top-k above 1 and --save-scores need the cpu backend).
     #[arg(long, value_enum, default_value_t = Backend::Cpu)]
     pub backend: Backend,
     /// sim: a FINN folding_config.json or a paper preset (cnv, ncnv, ucnv); default: the

@@ -133,18 +133,16 @@ impl Folder {
         if self.folders.is_empty() {
             return bad("no class subfolders: an image folder has one subfolder per class (ImageFolder layout)".into());
         }
-        let mut classes: Vec<usize> = self.folders.iter().map(|f| f.class).collect();
-        classes.sort_unstable();
-        classes.dedup();
-        if classes.len() < 2 {
-            let names: Vec<_> = self.folders.iter().map(|f| f.name.as_str()).collect();
-            return bad(format!(
-                "only one class ({}): accuracy, precision and recall need images of at least two classes",
-                names.join(", ")
-            ));
-        }
         if self.entries.is_empty() {
             return bad("no images: the class folders hold no files".into());
+        }
+        let full: Vec<&ClassFolder> = self.folders.iter().filter(|f| f.files > 0).collect();
+        if full.iter().all(|f| f.class == full[0].class) {
+            let names: Vec<_> = full.iter().map(|f| f.name.as_str()).collect();
+            return bad(format!(
+                "only one class has files ({}): accuracy, precision and recall need images of at least two classes",
+                names.join(", ")
+            ));
         }
         Ok(())
     }
