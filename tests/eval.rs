@@ -182,6 +182,8 @@ fn bad_folders_are_refused_naming_the_path() {
     std::fs::write(junk.join("1/b.jpg"), "no").unwrap();
     eval_err(&junk, &[], &["none of the 2 files could be used", "a.png: not a readable image"]);
     eval_err(&tmp.path().join("missing"), &[], &["missing", "not a folder"]);
+    let nowhere = tmp.path().join("no/such/dir/r.json");
+    eval_err(&junk, &["--json", s(&nowhere)], &[s(&nowhere), "does not exist"]);
     eval_err(&junk, &["--labels", s(&junk.join("0/a.png"))], &["--labels goes with an images .npy"]);
     let map = tmp.path().join("map.json");
     std::fs::write(&map, r#"{"folders": {"masks": "no_such_class"}}"#).unwrap();

@@ -88,7 +88,18 @@ fn dataset(args: &EvalArgs, index: &ClassIndex) -> Result<Dataset> {
     }
 }
 
+/// Refuses a `--json` destination whose folder does not exist, before the pass rather than after.
+fn check_json_dest(p: &std::path::Path) -> Result<()> {
+    let dir = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    if dir.is_dir() {
+        Ok(())
+    } else {
+        Err(Error::file(p, format!("--json: the folder {} does not exist", dir.display())))
+    }
+}
+
 pub fn eval(args: EvalArgs, progress: &Progress, out: &mut String) -> Result<()> {
+    args.json.as_deref().map(check_json_dest).transpose()?;
     let folded = model::load_with(&args.model, topology_of(&args.run.topo)?)?.folded;
     let topology = folded.topology.name.clone();
     let (accel, kernel) = args.run.on.open(Some(folded))?;
