@@ -87,6 +87,10 @@ pub const MAX_EVAL_CLASS_FOLDERS: usize = 4096;
 /// numbered subfolders); deeper folders, and symbolic-link loops, stop here.
 pub const MAX_EVAL_DEPTH: usize = 8;
 
+/// `eval`: classes of the model evaluated; its confusion matrix holds classes² counters (1024
+/// classes: 8 MiB), so a `--classes 65536` preset is refused rather than given 32 GiB.
+pub const MAX_EVAL_CLASSES: usize = 1024;
+
 /// `eval`: skipped files named in the summary (all are counted).
 pub const MAX_EVAL_LISTED_SKIPS: usize = 10;
 

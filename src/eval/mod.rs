@@ -28,7 +28,7 @@ pub use metrics::Confusion;
 use crate::accel::Accelerator;
 use crate::data::Preprocess;
 use crate::error::{Error, Result};
-use crate::limits::MAX_EVAL_LISTED_SKIPS;
+use crate::limits::{MAX_EVAL_CLASSES, MAX_EVAL_LISTED_SKIPS};
 use crate::model::Shape;
 use crate::progress::Progress;
 
@@ -98,7 +98,20 @@ impl Evaluation {
 
 /// The classes an accelerator reports, which `eval` needs (a model gives them).
 fn classes_of(accel: &dyn Accelerator) -> Result<usize> {
-    accel.io().classes.ok_or_else(|| Error::invalid("eval needs the model's classes: pass --model"))
+    let classes = accel.io().classes.ok_or_else(|| Error::invalid("eval needs the model's classes: pass --model"))?;
+    check_classes(classes)
+}
+
+/// At most [`MAX_EVAL_CLASSES`]: the confusion matrix holds classes² counters.
+fn check_classes(classes: usize) -> Result<usize> {
+    if classes > MAX_EVAL_CLASSES {
+        return Err(Error::invalid(format!(
+            "the model has {classes} classes; eval counts a confusion matrix of at most {} classes ({})",
+            MAX_EVAL_CLASSES,
+            crate::limits::named("MAX_EVAL_CLASSES", MAX_EVAL_CLASSES)
+        )));
+    }
+    Ok(classes)
 }
 
 /// Evaluates `accel` on `data`; progress counts files (or images of an `.npy` pair).
@@ -175,4 +188,14 @@ fn eval_npy(accel: &dyn Accelerator, pair: &NpyPair, progress: &Progress, ev: &m
         bar.inc((end - start) as u64);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_confusion_matrix_is_bounded() {
+        assert_eq!(super::check_classes(1024).unwrap(), 1024);
+        let e = super::check_classes(65536).unwrap_err().to_string();
+        assert!(e.contains("65536 classes") && e.contains("MAX_EVAL_CLASSES = 1024"), "{e}");
+    }
 }
