@@ -26,5 +26,6 @@ cargo bench --bench sim 2>&1 | summary
 cargo bench --bench driver 2>&1 | summary
 cargo bench -p binarycop-hw 2>&1 | summary
 cargo bench --bench synth 2>&1 | summary
+cargo bench --bench eval 2>&1 | summary
 section "board estimates (llvm-mca; needs Debian's llvm)"
 python3 benches/board_estimates.py

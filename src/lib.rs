@@ -8,6 +8,7 @@
 //! - [`reference`]: the f32 training-time graph (the test oracle);
 //! - [`cam`]: class-activation maps on the deployed and training graphs, metrics, pictures;
 //! - [`data`]: image loading, the crop and resize policies ([`data::resize`]), synthetic faces;
+//! - [`eval`]: accuracy, precision, recall and confusion matrices on labelled image folders;
 //! - [`watch`]: the live loop over a camera, a video or a folder of frames, and its web page;
 //! - [`npy`]: .npy/.npz reading with every header checked against the real data;
 //! - [`output`]: output folders written all or nothing;
@@ -23,6 +24,7 @@ pub mod data;
 pub mod demo;
 pub mod engine;
 pub mod error;
+pub mod eval;
 pub mod lower;
 pub mod model;
 pub mod npy;

@@ -514,22 +514,10 @@ fn synth_memory_does_not_grow_with_the_count() {
     let tmp = tempfile::tempdir().unwrap();
     let peak = |count: &str| {
         let out = tmp.path().join(format!("set{count}"));
-        let child = cli_run::spawn(&["synth", "--count", count, "--out", s(&out)]);
-        let status = format!("/proc/{}/status", child.id());
-        let watcher = std::thread::spawn(move || {
-            let mut hwm = 0u64;
-            // The shell execs the binary: the pid is the same.
-            while let Ok(text) = std::fs::read_to_string(&status) {
-                if let Some(kb) = text.lines().find_map(|l| l.strip_prefix("VmHWM:")) {
-                    hwm = hwm.max(kb.trim().trim_end_matches("kB").trim().parse().unwrap_or(0));
-                }
-                std::thread::sleep(std::time::Duration::from_millis(2));
-            }
-            hwm
-        });
-        let r = cli_run::finish(child, std::time::Duration::from_secs(300));
+        let (r, kb) =
+            cli_run::run_peak_kb(&["synth", "--count", count, "--out", s(&out)], std::time::Duration::from_secs(300));
         assert_eq!(r.code, Some(0), "{r:?}");
-        watcher.join().unwrap()
+        kb
     };
     let small = peak("256");
     let large = peak("8192");

@@ -60,3 +60,21 @@ fn cnv_folds_to_the_readme_size() {
     run(&["fold", "--model", "tests/fixtures/cnv_random/model.onnx", "--out", dest.to_str().unwrap()]);
     assert_eq!(std::fs::metadata(&dest).unwrap().len(), 199_898, "the README: CNV folds to 199,898 bytes");
 }
+
+/// The README's `eval` example: its figures and matrix (everything but the timing line), read
+/// from the README itself, are what `eval` prints on the same synthetic folder.
+#[test]
+fn eval_prints_the_readme_matrix() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let cmd = "$ binarycop eval --model models/cnv.params.npz --images faces_by_class\n";
+    let block = &readme[readme.find(cmd).expect("the README's eval example") + cmd.len()..];
+    let block = &block[..block.find("\nbackend: ").expect("its timing line")];
+    let want = &block[block.find("images: ").expect("its counts")..];
+    assert!(want.contains("confusion matrix") && want.lines().count() > 10, "{want}");
+    let dir = tempfile::tempdir().unwrap();
+    let set = dir.path().join("faces_by_class");
+    let set = set.to_str().unwrap();
+    run(&["synth", "--count", "400", "--seed", "7", "--out", set, "--layout", "folders"]);
+    let out = run(&["eval", "--model", "models/cnv.params.npz", "--images", set]);
+    assert!(out.contains(want), "README:\n{want}\nprinted:\n{out}");
+}

@@ -76,6 +76,24 @@ pub const MAX_DEMO_PER_VARIATION: usize = 4096;
 /// more steps than the image's pixels add nothing).
 pub const MAX_FAITHFULNESS_STEPS: usize = 1024;
 
+/// `eval --images DIR`: files and folders walked in one dataset (MaskedFace-Net has 133,783
+/// images). Only their paths are held (about 100 bytes each), never the images.
+pub const MAX_EVAL_ENTRIES: usize = 2_000_000;
+
+/// `eval`: class folders of a dataset, and entries of a `--class-map`.
+pub const MAX_EVAL_CLASS_FOLDERS: usize = 4096;
+
+/// `eval`: how deep images may sit below their class folder (MaskedFace-Net: one level of
+/// numbered subfolders); deeper folders, and symbolic-link loops, stop here.
+pub const MAX_EVAL_DEPTH: usize = 8;
+
+/// `eval`: classes of the model evaluated; its confusion matrix holds classes² counters (1024
+/// classes: 8 MiB), so a `--classes 65536` preset is refused rather than given 32 GiB.
+pub const MAX_EVAL_CLASSES: usize = 1024;
+
+/// `eval`: skipped files named in the summary (all are counted).
+pub const MAX_EVAL_LISTED_SKIPS: usize = 10;
+
 /// "binarycop::limits::NAME = value", for error messages.
 pub fn named(name: &str, value: impl std::fmt::Display) -> String {
     format!("binarycop::limits::{name} = {value}")

@@ -11,9 +11,11 @@ use crate::limits::MAX_CLASSES;
 use crate::model::{self, Topology};
 use crate::progress::Progress;
 
+mod backend_args;
 mod board_cmds;
 mod cam_cmds;
 mod demo_cmds;
+mod eval_cmds;
 mod hw_cmds;
 mod model_cmds;
 mod sim_cmds;
@@ -93,6 +95,10 @@ enum Command {
     Demo(demo_cmds::DemoArgs),
     /// Classify images with the bit-exact engine, the simulated accelerator or a board's.
     Infer(model_cmds::InferArgs),
+    /// Accuracy, per-class precision and recall and a confusion matrix on labelled images (an
+    /// image folder, one subfolder per class, or an images .npy with a labels .npy), streamed
+    /// through the chosen backend.
+    Eval(Box<eval_cmds::EvalArgs>),
     /// Classify a live stream (camera, video file, folder of frames) frame by frame and print
     /// the label and FPS; --serve shows the annotated frame on a local web page.
     Watch(Box<watch_cmds::WatchArgs>),
@@ -177,6 +183,7 @@ fn run(cli: Cli, out: &mut String) -> Result<()> {
     let progress = &Progress::stderr(cli.quiet);
     match cli.command {
         Command::Infer(a) => model_cmds::infer(a, out),
+        Command::Eval(a) => eval_cmds::eval(*a, progress, out),
         Command::Watch(a) => watch_cmds::watch(*a, out),
         Command::Fold(a) => model_cmds::fold(a, out),
         Command::Info(a) => model_cmds::info(a, out),

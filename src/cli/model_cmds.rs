@@ -6,24 +6,12 @@ use std::path::PathBuf;
 use ndarray::Axis;
 use ndarray_npy::WriteNpyExt;
 
-use super::{topology_of, PreprocessArgs, TopologyArgs};
-use crate::accel::{
-    self, crosscheck, Accelerator, ClassNames, CpuAccel, SimAccel, SimAccelConfig, ZynqAccel, ZynqOptions, ZynqSource,
-};
+use super::backend_args::{Backend, ModelRunArgs};
+use super::{topology_of, TopologyArgs};
+use crate::accel::{self, crosscheck, Accelerator, ClassNames, CpuAccel};
 use crate::engine::{kernels, top_k};
 use crate::error::{write_atomic, Error, Result};
 use crate::model::{self, artifact};
-
-/// Where `infer` runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Backend {
-    /// The bit-packed engine: labels and scores.
-    Cpu,
-    /// hw's IODMA driver against the simulated FINN accelerator: labels only.
-    Sim,
-    /// hw's IODMA driver on a Zynq board: labels only.
-    Zynq,
-}
 
 /// What `infer` does with the CPU engine's labels when an accelerator ran a model.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -47,9 +35,7 @@ pub struct InferArgs {
     #[arg(long, required = true, num_args = 1..)]
     images: Vec<PathBuf>,
     #[command(flatten)]
-    topo: TopologyArgs,
-    #[command(flatten)]
-    prep: PreprocessArgs,
+    run: ModelRunArgs,
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -59,29 +45,6 @@ pub struct InferArgs {
     /// How many labels to report per image, best first.
     #[arg(long, default_value_t = 1)]
     top_k: usize,
-    /// Where to run. `sim` and `zynq` end in FINN's LabelSelect and return the top-1 label
-    /// only: their table and JSON give input and label, without top-k, scores or logits
-    /// (--top-k above 1 and --save-scores need the cpu backend).
-    #[arg(long, value_enum, default_value_t = Backend::Cpu)]
-    backend: Backend,
-    /// sim: a FINN folding_config.json or a paper preset (cnv, ncnv, ucnv); default: the
-    /// paper's folding when the model has a paper preset's layer shapes.
-    #[arg(long)]
-    folding: Option<String>,
-    /// zynq, sim: a FINN deployment folder: driver.py (its io_shape_dict sizes every frame),
-    /// the .hwh and .bit (directly or in bitfile/), optional runtime_weights/. zynq: the
-    /// bitstream must already be loaded. sim: the simulated device takes driver.py's frames.
-    /// A model, when given, must match it (input H×W×C, classes within odt).
-    #[arg(long, conflicts_with = "accel_config")]
-    deploy: Option<PathBuf>,
-    /// zynq: a JSON accelerator description (the deployment's driver.py, IODMA windows as UIO
-    /// names or physical ranges, u-dma-buf buffer names) instead of --deploy.
-    #[arg(long)]
-    accel_config: Option<PathBuf>,
-    /// zynq: map IODMA windows through /dev/mem where no UIO device has their name, and check
-    /// PL clock 0 in the PS clock registers (root).
-    #[arg(long)]
-    allow_devmem: bool,
     /// Names for the labels: "Correctly Masked,Incorrectly Worn,No Mask", or a file with one
     /// name per line. One per class of the model; without a model, labels beyond them are errors.
     #[arg(long)]
@@ -90,8 +53,6 @@ pub struct InferArgs {
     /// labels differ are reported (count and indices). `fail`: exit 1 if any differ.
     #[arg(long, value_enum, default_value_t = CpuCheck::Fail)]
     cpu_check: CpuCheck,
-    #[command(flatten)]
-    pl: super::board_cmds::PlArgs,
     /// cpu, sim: tap a layer (name like Conv2_1, or index) and write its output for every image
     /// to --save-tap: int8 ±1 maps N×H×W×C, or int32 accumulators for the last layer.
     #[arg(long, requires = "save_tap")]
@@ -121,52 +82,6 @@ pub struct InfoArgs {
     json: bool,
 }
 
-/// The backend `infer` asked for, and the engine's kernel name for the cpu one.
-fn open_backend(
-    args: &InferArgs,
-    folded: Option<model::FoldedModel>,
-) -> Result<(Box<dyn Accelerator>, Option<&'static str>)> {
-    let zynq_flags = args.accel_config.is_some() || args.allow_devmem || args.pl.any();
-    if args.backend != Backend::Zynq && zynq_flags {
-        return Err(Error::invalid(
-            "--accel-config, --allow-devmem, --set-clock and --pl-loaded apply to --backend zynq",
-        ));
-    }
-    if args.backend == Backend::Cpu && args.deploy.is_some() {
-        return Err(Error::invalid("--deploy applies to --backend zynq and sim"));
-    }
-    if args.backend != Backend::Sim && args.folding.is_some() {
-        return Err(Error::invalid("--folding applies to --backend sim"));
-    }
-    let need_model = || Error::invalid(format!("--backend {:?} needs --model", args.backend).to_lowercase());
-    Ok(match args.backend {
-        Backend::Cpu => {
-            let a = CpuAccel::new(folded.ok_or_else(need_model)?)?;
-            let kernel = a.engine().kernel().name();
-            (Box::new(a), Some(kernel))
-        }
-        Backend::Sim => {
-            let folded = folded.ok_or_else(need_model)?;
-            let folding = accel::sim::folding_for(&folded, args.folding.as_deref())?;
-            let cfg = SimAccelConfig { deploy: args.deploy.clone(), ..Default::default() };
-            (Box::new(SimAccel::with_config(folded, &folding, cfg)?), None)
-        }
-        Backend::Zynq => {
-            let source = match (&args.deploy, &args.accel_config) {
-                (Some(d), _) => ZynqSource::Deploy(d.clone()),
-                (None, Some(j)) => ZynqSource::Json(j.clone()),
-                (None, None) => {
-                    return Err(Error::invalid(
-                        "--backend zynq needs --deploy DIR (a FINN deployment folder) or --accel-config FILE.json",
-                    ))
-                }
-            };
-            let opts = ZynqOptions { allow_devmem: args.allow_devmem, checks: args.pl.checks(), ..Default::default() };
-            (Box::new(ZynqAccel::open(&source, &opts, folded)?), None)
-        }
-    })
-}
-
 fn npy<A: WriteNpyExt>(a: &A, p: &std::path::Path) -> Result<()> {
     let mut buf = Vec::new();
     a.write_npy(&mut buf).map_err(|e| Error::file(p, format!("cannot encode: {e}")))?;
@@ -175,7 +90,7 @@ fn npy<A: WriteNpyExt>(a: &A, p: &std::path::Path) -> Result<()> {
 
 /// The CPU engine for the cross-check, when an accelerator runs a model and it is wanted.
 fn cpu_checker(args: &InferArgs, accel: &dyn Accelerator) -> Result<Option<CpuAccel>> {
-    match (args.backend, args.cpu_check, accel.model()) {
+    match (args.run.on.backend, args.cpu_check, accel.model()) {
         (Backend::Sim | Backend::Zynq, CpuCheck::Fail | CpuCheck::Report, Some(m)) => {
             Ok(Some(CpuAccel::new(m.clone())?))
         }
@@ -185,10 +100,10 @@ fn cpu_checker(args: &InferArgs, accel: &dyn Accelerator) -> Result<Option<CpuAc
 
 pub fn infer(args: InferArgs, out: &mut String) -> Result<()> {
     let folded = match &args.model {
-        Some(p) => Some(model::load_with(p, topology_of(&args.topo)?)?.folded),
+        Some(p) => Some(model::load_with(p, topology_of(&args.run.topo)?)?.folded),
         None => None,
     };
-    let (accel, kernel) = open_backend(&args, folded)?;
+    let (accel, kernel) = args.run.on.open(folded)?;
     let checker = cpu_checker(&args, accel.as_ref())?;
     let io = accel.io().clone();
     let names = args.class_names.as_deref().map(|a| ClassNames::new(ClassNames::parse(a)?, &io)).transpose()?;
@@ -208,7 +123,7 @@ pub fn infer(args: InferArgs, out: &mut String) -> Result<()> {
         (Some(_), None) => return Err(Error::invalid("--tap needs --model")),
         (None, _) => None,
     };
-    let (batch, inputs) = crate::data::load_images(&args.images, io.image, &args.prep.preprocess())?;
+    let (batch, inputs) = crate::data::load_images(&args.images, io.image, &args.run.prep.preprocess())?;
     let result = accel.run(batch.view(), tap.as_slice())?;
     let check = checker.map(|cpu| crosscheck::against_cpu(&cpu, batch.view(), &result)).transpose()?;
     if let (Some(p), Some(scores)) = (&args.save_scores, &result.scores) {
@@ -226,7 +141,7 @@ pub fn infer(args: InferArgs, out: &mut String) -> Result<()> {
             "backend": accel.name(),
             "results": rows,
         });
-        if let Some(d) = &args.deploy {
+        if let Some(d) = &args.run.on.deploy {
             report["deploy"] = d.display().to_string().into();
         }
         if let Some(kernel) = kernel {

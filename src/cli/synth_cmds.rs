@@ -45,10 +45,21 @@ pub struct SynthArgs {
     /// the face (default 0).
     #[arg(long, allow_hyphen_values = true)]
     conflict: Option<f64>,
+    /// npy: images.npy, labels.npy, parts.npy, PNGs and labels.csv; folders: an image folder
+    /// (one subfolder of RGB PNGs per class, named by class, and meta.json) for `eval`.
+    #[arg(long, value_enum, default_value_t = Layout::Npy)]
+    layout: Layout,
+}
+
+/// How `synth` writes its set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Layout {
+    Npy,
+    Folders,
 }
 
 pub fn synth(args: SynthArgs, progress: &Progress, out: &mut String) -> Result<()> {
-    let SynthArgs { count, seed, out: dir, size, render_size, classes, variations, artifact, conflict } = args;
+    let SynthArgs { count, seed, out: dir, size, render_size, classes, variations, artifact, conflict, layout } = args;
     let render_size = render_size.unwrap_or(size.saturating_mul(4));
     let artifact = match &artifact {
         Some(a) => Artifact::parse(a)?,
@@ -68,7 +79,10 @@ pub fn synth(args: SynthArgs, progress: &Progress, out: &mut String) -> Result<(
         classes: ClassSet::parse(&classes)?,
     };
     let bar = progress.bar(count as u64, "drawing and writing faces");
-    let summary = synth::write_set_observed(&config, &dir, &bar)?;
+    let summary = match layout {
+        Layout::Npy => synth::write_set_observed(&config, &dir, &bar)?,
+        Layout::Folders => synth::write_folders_observed(&config, &dir, &bar)?,
+    };
     drop(bar);
     let names = config.classes.names();
     let variation_names: Vec<_> = config.variations.iter().map(|v| v.name()).collect();

@@ -78,6 +78,26 @@ pub fn finish(mut child: Child, limit: Duration) -> Run {
     Run { code: status.code(), timed_out, stdout: out.join().unwrap(), stderr: err.join().unwrap() }
 }
 
+/// Runs the binary (at most `limit`), reading its peak resident memory (VmHWM, kB) from /proc
+/// while it runs.
+pub fn run_peak_kb(args: &[&str], limit: Duration) -> (Run, u64) {
+    let child = spawn(args);
+    let status = format!("/proc/{}/status", child.id());
+    let watcher = std::thread::spawn(move || {
+        let mut hwm = 0u64;
+        // The shell execs the binary: the pid is the same.
+        while let Ok(text) = std::fs::read_to_string(&status) {
+            if let Some(kb) = text.lines().find_map(|l| l.strip_prefix("VmHWM:")) {
+                hwm = hwm.max(kb.trim().trim_end_matches("kB").trim().parse().unwrap_or(0));
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        hwm
+    });
+    let r = finish(child, limit);
+    (r, watcher.join().unwrap())
+}
+
 /// Runs the binary with a 60-second limit.
 pub fn run(args: &[&str]) -> Run {
     finish(spawn(args), Duration::from_secs(60))

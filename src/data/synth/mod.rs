@@ -73,6 +73,7 @@
 //! generated without the option.
 
 mod draw;
+mod folders;
 mod output;
 mod paint;
 mod post;
@@ -81,6 +82,7 @@ mod rng;
 use ndarray::{Array1, Array2, Array3, Array4, ArrayView2, Axis};
 use rayon::prelude::*;
 
+pub use folders::write_folders_observed;
 pub use output::{write_set, write_set_observed, SetSummary, CHUNK};
 pub use post::{BLOCKS_AMPLITUDE, CORNER_DELTA};
 

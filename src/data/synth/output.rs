@@ -41,7 +41,7 @@ pub struct SetSummary {
     pub conflicts: usize,
 }
 
-const OWNER: Owner = Owner {
+pub(super) const OWNER: Owner = Owner {
     tag: "synth",
     what: "a `binarycop synth` output (no meta.json from it)",
     is_ours: |d| {
@@ -77,7 +77,7 @@ pub fn write_set_observed(config: &Config, dir: &Path, bar: &crate::progress::Ba
     Ok(summary.expect("write_dir ran the writer"))
 }
 
-fn file_name(i: usize) -> String {
+pub(super) fn file_name(i: usize) -> String {
     format!("{i:06}.png")
 }
 
@@ -214,7 +214,7 @@ fn csv_header(conflict: bool, published: bool) -> String {
 }
 
 /// An RGB PNG, or a palette PNG whose indices are part labels.
-fn png_bytes(size: u32, data: &[u8], palette: bool) -> std::result::Result<Vec<u8>, String> {
+pub(super) fn png_bytes(size: u32, data: &[u8], palette: bool) -> std::result::Result<Vec<u8>, String> {
     let mut buf = Vec::new();
     let mut enc = png::Encoder::new(&mut buf, size, size);
     enc.set_depth(png::BitDepth::Eight);
@@ -230,7 +230,7 @@ fn png_bytes(size: u32, data: &[u8], palette: bool) -> std::result::Result<Vec<u
     Ok(buf)
 }
 
-fn meta(c: &Config, summary: &SetSummary, face_classes: &[u8]) -> serde_json::Value {
+pub(super) fn meta(c: &Config, summary: &SetSummary, face_classes: &[u8]) -> serde_json::Value {
     let counts = &summary.class_counts;
     let names = c.classes.names();
     let region = |parts: &[Part]| {

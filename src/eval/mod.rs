@@ -1,0 +1,201 @@
+//! `eval`: a model's accuracy on labelled images (an image folder or a labelled `.npy` pair),
+//! through any backend ([`crate::accel`]): per-class precision and recall, a confusion matrix,
+//! and the backend's images per second.
+//!
+//! A folder is streamed: its paths are walked first ([`dataset::Folder::scan`]), then
+//! [`BATCH`] files at a time are decoded (in parallel, with `infer`'s loader:
+//! [`crate::data::load_image`], the same [`DecodeBound`](crate::data::DecodeBound), crop and
+//! resize), classified and counted into the [`Confusion`] matrix; only one batch of images is
+//! held. A file that cannot be used (not an image, undecodable, too large to decode, a crop that
+//! does not fit it) is skipped and counted, and the first [`MAX_EVAL_LISTED_SKIPS`] are named;
+//! it is never fatal. A labelled `.npy` pair is read whole (as `infer` reads an .npy, within
+//! [`MAX_TENSOR_ELEMENTS`](crate::limits::MAX_TENSOR_ELEMENTS)) and classified in batches.
+
+pub mod classmap;
+pub mod dataset;
+pub mod metrics;
+
+use std::path::Path;
+use std::time::Instant;
+
+use ndarray::{s, Array3, Array4, ArrayView4, Axis};
+use rayon::prelude::*;
+
+pub use classmap::{ClassIndex, ClassMap};
+pub use dataset::{Dataset, Entry, Folder, NpyPair};
+pub use metrics::Confusion;
+
+use crate::accel::Accelerator;
+use crate::data::Preprocess;
+use crate::error::{Error, Result};
+use crate::limits::{MAX_EVAL_CLASSES, MAX_EVAL_LISTED_SKIPS};
+use crate::model::Shape;
+use crate::progress::Progress;
+
+/// Images decoded and classified per step.
+pub const BATCH: usize = 256;
+
+/// A file left out, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Skip {
+    pub path: String,
+    pub why: String,
+}
+
+/// What an evaluation counted.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Evaluation {
+    pub confusion: Confusion,
+    /// Files skipped, all counted.
+    pub skipped: usize,
+    /// The first [`MAX_EVAL_LISTED_SKIPS`] of them.
+    pub listed: Vec<Skip>,
+    /// Time inside the backend's `run`.
+    pub backend_seconds: f64,
+    /// The whole pass, reading and decoding included.
+    pub seconds: f64,
+}
+
+impl Evaluation {
+    fn new(classes: usize) -> Evaluation {
+        Evaluation {
+            confusion: Confusion::new(classes),
+            skipped: 0,
+            listed: Vec::new(),
+            backend_seconds: 0.0,
+            seconds: 0.0,
+        }
+    }
+
+    fn skip(&mut self, path: &Path, why: String) {
+        self.skipped += 1;
+        if self.listed.len() < MAX_EVAL_LISTED_SKIPS {
+            self.listed.push(Skip { path: path.display().to_string(), why });
+        }
+    }
+
+    /// Classifies a batch and counts it against `truth`.
+    fn run(&mut self, accel: &dyn Accelerator, images: ArrayView4<u8>, truth: &[usize]) -> Result<()> {
+        let start = Instant::now();
+        let out = accel.run(images, &[])?;
+        self.backend_seconds += start.elapsed().as_secs_f64();
+        for (&t, &p) in truth.iter().zip(&out.labels) {
+            self.confusion.add(t, p);
+        }
+        Ok(())
+    }
+
+    /// Images per second inside the backend.
+    pub fn backend_rate(&self) -> Option<f64> {
+        (self.backend_seconds > 0.0).then(|| self.confusion.total() as f64 / self.backend_seconds)
+    }
+
+    /// Images per second over the whole pass.
+    pub fn overall_rate(&self) -> Option<f64> {
+        (self.seconds > 0.0).then(|| self.confusion.total() as f64 / self.seconds)
+    }
+}
+
+/// The classes an accelerator reports, which `eval` needs (a model gives them).
+fn classes_of(accel: &dyn Accelerator) -> Result<usize> {
+    let classes = accel.io().classes.ok_or_else(|| Error::invalid("eval needs the model's classes: pass --model"))?;
+    check_classes(classes)
+}
+
+/// At most [`MAX_EVAL_CLASSES`]: the confusion matrix holds classes² counters.
+fn check_classes(classes: usize) -> Result<usize> {
+    if classes > MAX_EVAL_CLASSES {
+        return Err(Error::invalid(format!(
+            "the model has {classes} classes; eval counts a confusion matrix of at most {} classes ({})",
+            MAX_EVAL_CLASSES,
+            crate::limits::named("MAX_EVAL_CLASSES", MAX_EVAL_CLASSES)
+        )));
+    }
+    Ok(classes)
+}
+
+/// Evaluates `accel` on `data`; progress counts files (or images of an `.npy` pair).
+pub fn evaluate(accel: &dyn Accelerator, data: &Dataset, prep: &Preprocess, progress: &Progress) -> Result<Evaluation> {
+    let start = Instant::now();
+    let mut ev = Evaluation::new(classes_of(accel)?);
+    match data {
+        Dataset::Folder(f) => eval_folder(accel, f, prep, progress, &mut ev)?,
+        Dataset::Npy(p) => eval_npy(accel, p, progress, &mut ev)?,
+    }
+    ev.seconds = start.elapsed().as_secs_f64();
+    if ev.confusion.total() == 0 {
+        let first = ev.listed.first().map_or(String::new(), |s| format!("; the first: {}: {}", s.path, s.why));
+        return Err(Error::invalid(format!("none of the {} files could be used{first}", ev.skipped)));
+    }
+    Ok(ev)
+}
+
+fn eval_folder(
+    accel: &dyn Accelerator,
+    f: &Folder,
+    prep: &Preprocess,
+    progress: &Progress,
+    ev: &mut Evaluation,
+) -> Result<()> {
+    let bar = progress.bar(f.entries.len() as u64, "evaluating");
+    let shape = accel.io().image;
+    for chunk in f.entries.chunks(BATCH) {
+        let (images, truth) = decode(chunk, shape, prep, ev);
+        if let Some(images) = images {
+            ev.run(accel, images.view(), &truth)?;
+        }
+        bar.inc(chunk.len() as u64);
+    }
+    Ok(())
+}
+
+/// Decodes a chunk in parallel: the images that could be used, their classes; the others are
+/// skipped on `ev`.
+fn decode(chunk: &[Entry], shape: Shape, prep: &Preprocess, ev: &mut Evaluation) -> (Option<Array4<u8>>, Vec<usize>) {
+    let decoded: Vec<Result<Array3<u8>>> =
+        chunk.par_iter().map(|e| crate::data::load_image(&e.path, shape, prep)).collect();
+    let mut views = Vec::with_capacity(chunk.len());
+    let mut truth = Vec::with_capacity(chunk.len());
+    for (e, d) in chunk.iter().zip(&decoded) {
+        match d {
+            Ok(img) => {
+                views.push(img.view());
+                truth.push(e.class);
+            }
+            Err(err) => ev.skip(&e.path, reason(err)),
+        }
+    }
+    let batch = (!views.is_empty()).then(|| ndarray::stack(Axis(0), &views).expect("images of the model's shape"));
+    (batch, truth)
+}
+
+/// An error's message without the path it names (the skip list names it).
+fn reason(e: &Error) -> String {
+    match e {
+        Error::File { msg, .. } => msg.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn eval_npy(accel: &dyn Accelerator, pair: &NpyPair, progress: &Progress, ev: &mut Evaluation) -> Result<()> {
+    let images = crate::data::load_npy(&pair.images, accel.io().image)?;
+    let n = images.len_of(Axis(0));
+    let labels = dataset::read_labels(&pair.labels, n, ev.confusion.classes())?;
+    let bar = progress.bar(n as u64, "evaluating");
+    for start in (0..n).step_by(BATCH) {
+        let end = (start + BATCH).min(n);
+        ev.run(accel, images.slice(s![start..end, .., .., ..]), &labels[start..end])?;
+        bar.inc((end - start) as u64);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_confusion_matrix_is_bounded() {
+        assert_eq!(super::check_classes(1024).unwrap(), 1024);
+        let e = super::check_classes(65536).unwrap_err().to_string();
+        assert!(e.contains("65536 classes") && e.contains("MAX_EVAL_CLASSES = 1024"), "{e}");
+    }
+}
