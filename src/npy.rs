@@ -139,6 +139,15 @@ pub fn parse_header(bytes: &[u8]) -> Result<Header> {
                 ))
             },
         )?;
+    // An empty array's other axes must still make a shape (ndarray checks the product of the
+    // non-zero axes, and ndarray-npy unwraps that check): (0, 10^20) is refused here.
+    let non_zero = shape.iter().filter(|&&d| d != 0).try_fold(1usize, |a, &d| a.checked_mul(d));
+    if non_zero.is_none_or(|n| n > MAX_TENSOR_ELEMENTS) {
+        return Err(Error::invalid(format!(
+            "the npy header's shape {shape:?} is empty, but its other axes multiply past {}",
+            limits::named("MAX_TENSOR_ELEMENTS", MAX_TENSOR_ELEMENTS)
+        )));
+    }
     let data_bytes = elements * item_bytes;
     Ok(Header { descr, shape, elements, item_bytes, data_offset, data_bytes })
 }

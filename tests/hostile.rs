@@ -305,6 +305,23 @@ fn npy_reader_checks_headers_before_allocating() {
 /// The long fuzz run's find: a header whose brackets nest deep sent ndarray-npy's header parser
 /// into exponential backtracking (258 bytes ran for minutes). Refused before parsing, through
 /// every reader: `pack`, images, and an npz member.
+/// Found by the long fuzz run (npy_images): a shape with a zero axis holds no data, so its
+/// element count (0) passed, but ndarray also requires the product of the other axes to fit,
+/// and ndarray-npy unwrapped that check: a panic.
+#[test]
+fn an_empty_npy_shape_whose_other_axes_overflow_is_an_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let npy = raw_npy("{'descr': '|u1', 'fortran_order': False, 'shape': (0, 4294967296, 4294967296, 3), }", &[]);
+    let e = binarycop::npy::read::<u8>(&npy).unwrap_err().to_string();
+    assert!(e.contains("is empty") && e.contains("MAX_TENSOR_ELEMENTS"), "{e}");
+    let p = write(tmp.path(), "empty.npy", &npy);
+    let model = fixture("ucnv_random/model.onnx");
+    assert_error(&run(&["infer", "--model", s(&model), "--images", s(&p)]), 1, &["empty.npy", "is empty"]);
+    // An empty array with small axes still reads (and is then refused as an empty batch).
+    let small = raw_npy("{'descr': '|u1', 'fortran_order': False, 'shape': (0, 32, 32, 3), }", &[]);
+    assert_eq!(binarycop::npy::read::<u8>(&small).unwrap().shape(), [0, 32, 32, 3]);
+}
+
 #[test]
 fn a_deeply_nested_npy_header_is_an_error_not_a_hang() {
     let tmp = tempfile::tempdir().unwrap();
