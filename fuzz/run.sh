@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 secs=${1:?usage: fuzz/run.sh SECONDS [TARGET...]}
 shift
-ALL="onnx artifact params_npz topology_json npy_images image_decode folding_json accel_config hwh bit pack_unpack cam_npz driver_py"
+ALL="onnx artifact params_npz topology_json npy_images image_decode folding_json accel_config hwh bit pack_unpack cam_npz driver_py class_map"
 targets=${*:-$ALL}
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 rustup toolchain list | grep -q nightly || rustup toolchain install nightly --profile minimal

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 C=fuzz/corpus
 rm -rf "$C"
 mkdir -p "$C"
-for t in onnx artifact params_npz topology_json npy_images image_decode folding_json accel_config hwh bit pack_unpack cam_npz driver_py; do
+for t in onnx artifact params_npz topology_json npy_images image_decode folding_json accel_config hwh bit pack_unpack cam_npz driver_py class_map; do
   mkdir -p "$C/$t"
 done
 BIN=target/release/binarycop
@@ -61,5 +61,8 @@ cp hw/tests/data/driver_single.py "$C/driver_py/single_form.py"
 cp hw/tests/data/deploy/bitfile/finn-accel.bit "$C/bit/"
 echo '{"driver": "driver.py", "idma0": {"uio": "idma0"}, "odma0": {"base": "0x40010000", "range": "0x10000"}, "input_buffer": "udmabuf0", "output_buffer": "udmabuf1", "cache": "cached", "timeout_ms": 1000}' > "$C/accel_config/full.json"
 echo '{"driver": "driver/driver.py", "idma0": {"uio": "idma0"}, "odma0": {"uio": "odma0"}}' > "$C/accel_config/uio.json"
+# Class maps: the shipped MaskedFace-Net map and a small one with names and indices.
+cp models/classmaps/*.json "$C/class_map/"
+echo '{"class_names": ["a", "b", "c", "d"], "folders": {"CMFD": "a", "IMFD_Nose": 1, "x-y": "D"}}' > "$C/class_map/small.json"
 echo "corpora in $C:"
 for d in "$C"/*; do echo "  $(basename "$d"): $(ls "$d" | wc -l) files"; done

@@ -12,6 +12,7 @@ use std::sync::LazyLock;
 
 use binarycop::cam::{self, Post};
 use binarycop::data::{self, DecodeBound};
+use binarycop::eval::classmap::{ClassIndex, ClassMap};
 use binarycop::model::{self, artifact, import_npz, qonnx, FoldedModel, Shape, Topology};
 use binarycop_hw::deploy;
 use binarycop_hw::folding::FoldingConfig;
@@ -21,7 +22,7 @@ use binarycop_hw::packing::{self, DataType, Layout};
 pub type Target = fn(&[u8]);
 
 /// The targets by name, for the replay test.
-pub const TARGETS: [(&str, Target); 13] = [
+pub const TARGETS: [(&str, Target); 14] = [
     ("onnx", onnx),
     ("artifact", artifact),
     ("params_npz", params_npz),
@@ -35,6 +36,7 @@ pub const TARGETS: [(&str, Target); 13] = [
     ("pack_unpack", pack_unpack),
     ("cam_npz", cam_npz),
     ("driver_py", driver_py),
+    ("class_map", class_map),
 ];
 
 /// A µ-CNV model the folding target lowers onto.
@@ -178,6 +180,23 @@ pub fn cam_npz(data: &[u8]) {
     if let Ok(a) = cam::exported_from_bytes(data, "arr_0", chw) {
         if let Ok(c) = cam::from_exported(&a, &a, (32, 32), Post::SEED) {
             assert!(c.heatmap.map.iter().all(|v| (0.0..=1.0).contains(v)));
+        }
+    }
+}
+
+/// An `eval --class-map` file: what parses maps every folder it names to one of four classes,
+/// or says which target is not a class.
+pub fn class_map(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    let path = Path::new("classmap.json");
+    if let Ok(map) = ClassMap::parse(text, path) {
+        let names = map.class_names.clone().unwrap_or_else(|| (0..4).map(|i| format!("class{i}")).collect());
+        if let Ok(index) = ClassIndex::new(names.clone(), Some(&map)) {
+            for folder in ["CMFD", "IMFD_Nose", "0", "x"] {
+                if let Ok(c) = index.class_of(folder, path) {
+                    assert!(c < names.len());
+                }
+            }
         }
     }
 }

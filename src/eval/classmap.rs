@@ -45,7 +45,8 @@ impl ClassMap {
         Self::parse(&text, path).map_err(|e| e.in_file(path))
     }
 
-    fn parse(text: &str, path: &Path) -> Result<ClassMap> {
+    /// Parses a class map's text; `path` is where it came from (named in later errors).
+    pub fn parse(text: &str, path: &Path) -> Result<ClassMap> {
         let v: Value = serde_json::from_str(text).map_err(|e| Error::invalid(format!("not JSON: {e}")))?;
         let obj = v.as_object().ok_or_else(|| Error::invalid("a class map is a JSON object"))?;
         if let Some(k) = obj.keys().find(|k| !["description", "class_names", "folders"].contains(&k.as_str())) {
