@@ -224,3 +224,58 @@ fn eval_memory_does_not_grow_with_the_folder() {
     let large = peak(16_384);
     assert!(large < small + 16 * 1024, "peak {large} kB for 16,384 images vs {small} kB for 256");
 }
+
+/// `--errors DIR`: one entry per misclassified image (counted against the JSON's matrix), each
+/// listed in errors.csv under its folder's class and a different predicted class, its source
+/// copied, and its Grad-CAM overlay exactly `cam`'s for the predicted class (enlarged ×4); an
+/// unknown layer or a folder that is not an `--errors` output is refused before the pass.
+#[test]
+fn errors_holds_each_misclassified_image_with_its_deployed_gradcam() {
+    let tmp = tempfile::tempdir().unwrap();
+    let set = synth(tmp.path(), "set", 80, "folders");
+    let errs = tmp.path().join("errs");
+    let (v, stdout) = eval_json(&set, &["--errors", s(&errs)]);
+    let m = matrix(&v);
+    let wrong: u64 = (0..4).map(|t| (0..4).filter(|&p| p != t).map(|p| m[t][p]).sum::<u64>()).sum();
+    assert!(wrong > 0, "the model is wrong on some of 80 synthetic faces: {m:?}");
+    assert!(stdout.contains(&format!("wrote {wrong} of {wrong} misclassified images")), "{stdout}");
+    let csv = std::fs::read_to_string(errs.join("errors.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = csv.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len() as u64, wrong);
+    let model = model();
+    for (n, r) in rows.iter().enumerate() {
+        let source = Path::new(r[1]);
+        let (truth, predicted): (usize, usize) = (r[2].parse().unwrap(), r[4].parse().unwrap());
+        assert_eq!(source.parent().unwrap().file_name().unwrap().to_str().unwrap(), CLASSES[truth]);
+        assert_ne!(truth, predicted);
+        assert_eq!(std::fs::read(errs.join(format!("{n:04}_source.png"))).unwrap(), std::fs::read(source).unwrap());
+        let cam_out = tmp.path().join(format!("cam{n}"));
+        let class = predicted.to_string();
+        ok(&run(&[
+            "cam",
+            "--model",
+            s(&model),
+            "--images",
+            r[1],
+            "--layer",
+            "Pool2",
+            "--class",
+            &class,
+            "--out",
+            s(&cam_out),
+        ]));
+        let theirs = image::open(cam_out.join("0000/overlay.png")).unwrap().to_rgb8();
+        let ours = image::open(errs.join(format!("{n:04}_gradcam.png"))).unwrap().to_rgb8();
+        let (w, h) = theirs.dimensions();
+        assert_eq!(ours.dimensions(), (4 * w, 4 * h));
+        assert!(ours.enumerate_pixels().all(|(x, y, p)| p == theirs.get_pixel(x / 4, y / 4)), "image {n}");
+    }
+    // Refused before the pass: an unknown layer, a folder holding something else.
+    let other = tmp.path().join("other");
+    std::fs::create_dir(&other).unwrap();
+    std::fs::write(other.join("notes.txt"), "mine").unwrap();
+    eval_err(&set, &["--errors", s(&other)], &["other"]);
+    eval_err(&set, &["--errors", s(&tmp.path().join("e2")), "--errors-layer", "Nope"], &["unknown layer 'Nope'"]);
+    assert!(!tmp.path().join("e2").exists());
+    assert_eq!(std::fs::read_dir(&other).unwrap().count(), 1);
+}

@@ -94,6 +94,10 @@ pub const MAX_EVAL_CLASSES: usize = 1024;
 /// `eval`: skipped files named in the summary (all are counted).
 pub const MAX_EVAL_LISTED_SKIPS: usize = 10;
 
+/// `eval --errors`: misclassified images written with their CAMs (all are counted); they are
+/// held in memory until the pass ends (a 72×72 image is 15 kB: 16 MB at most).
+pub const MAX_EVAL_KEPT_ERRORS: usize = 1000;
+
 /// "binarycop::limits::NAME = value", for error messages.
 pub fn named(name: &str, value: impl std::fmt::Display) -> String {
     format!("binarycop::limits::{name} = {value}")

@@ -9,10 +9,13 @@ use super::backend_args::ModelRunArgs;
 use super::topology_of;
 use crate::accel::{Accelerator, ClassNames};
 use crate::data::synth;
+use crate::engine::Engine;
 use crate::error::{write_atomic, Error, Result};
+use crate::eval::errors::ERRORS_OUT;
 use crate::eval::{self, metrics::percent, ClassIndex, ClassMap, Dataset, Evaluation, Folder, NpyPair};
-use crate::limits::MAX_EVAL_LISTED_SKIPS;
+use crate::limits::{MAX_EVAL_KEPT_ERRORS, MAX_EVAL_LISTED_SKIPS};
 use crate::model;
+use crate::output::{check_dir, write_dir};
 use crate::progress::Progress;
 
 #[derive(clap::Args)]
@@ -39,6 +42,14 @@ pub struct EvalArgs {
     /// Also write the results as JSON to this file (written whole or not at all).
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Write the misclassified images (the first 1000, MAX_EVAL_KEPT_ERRORS) into this new
+    /// folder, each with the deployed network's Grad-CAM for the class it predicted, and
+    /// errors.csv (written whole or not at all).
+    #[arg(long)]
+    errors: Option<PathBuf>,
+    /// The layer of the --errors Grad-CAMs (a name or index).
+    #[arg(long, default_value = "Pool2")]
+    errors_layer: String,
     #[command(flatten)]
     run: ModelRunArgs,
 }
@@ -102,12 +113,23 @@ pub fn eval(args: EvalArgs, progress: &Progress, out: &mut String) -> Result<()>
     args.json.as_deref().map(check_json_dest).transpose()?;
     let folded = model::load_with(&args.model, topology_of(&args.run.topo)?)?.folded;
     let topology = folded.topology.name.clone();
+    // --errors: its folder and layer are checked before the pass, its CAMs come from the CPU
+    // engine (the deployed network) whatever the backend.
+    let errors = match &args.errors {
+        Some(dir) => {
+            check_dir(dir, &ERRORS_OUT)?;
+            let layer = folded.topology.find_layer(&args.errors_layer)?;
+            Some((dir, layer, Engine::new(folded.clone())?))
+        }
+        None => None,
+    };
     let (accel, kernel) = args.run.on.open(Some(folded))?;
     let map = args.class_map.as_deref().map(ClassMap::load).transpose()?;
     let names = class_names(&args, map.as_ref(), accel.as_ref())?;
     let index = ClassIndex::new(names.clone(), map.as_ref())?;
     let data = dataset(&args, &index)?;
-    let ev = eval::evaluate(accel.as_ref(), &data, &args.run.prep.preprocess(), progress)?;
+    let keep = if errors.is_some() { MAX_EVAL_KEPT_ERRORS } else { 0 };
+    let ev = eval::evaluate_keeping(accel.as_ref(), &data, &args.run.prep.preprocess(), progress, keep)?;
     let backend = match kernel {
         Some(k) => format!("{} (kernel {k})", accel.name()),
         None => accel.name().to_string(),
@@ -118,6 +140,17 @@ pub fn eval(args: EvalArgs, progress: &Progress, out: &mut String) -> Result<()>
         report["kernel"] = kernel.into();
         write_atomic(p, (serde_json::to_string_pretty(&report).expect("JSON") + "\n").as_bytes())?;
         let _ = writeln!(out, "wrote {}", p.display());
+    }
+    if let Some((dir, layer, engine)) = &errors {
+        write_dir(dir, &ERRORS_OUT, |tmp| eval::errors::write(tmp, &ev.misses, engine, *layer, &names))?;
+        let wrong = ev.confusion.total() - ev.confusion.correct();
+        let _ = writeln!(
+            out,
+            "wrote {} of {wrong} misclassified images with their Grad-CAM at {} to {}",
+            ev.misses.len(),
+            engine.layers()[*layer].name,
+            dir.display()
+        );
     }
     Ok(())
 }

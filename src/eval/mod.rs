@@ -13,9 +13,10 @@
 
 pub mod classmap;
 pub mod dataset;
+pub mod errors;
 pub mod metrics;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use ndarray::{s, Array3, Array4, ArrayView4, Axis};
@@ -28,7 +29,7 @@ pub use metrics::Confusion;
 use crate::accel::Accelerator;
 use crate::data::Preprocess;
 use crate::error::{Error, Result};
-use crate::limits::{MAX_EVAL_CLASSES, MAX_EVAL_LISTED_SKIPS};
+use crate::limits::{MAX_EVAL_CLASSES, MAX_EVAL_KEPT_ERRORS, MAX_EVAL_LISTED_SKIPS};
 use crate::model::Shape;
 use crate::progress::Progress;
 
@@ -40,6 +41,17 @@ pub const BATCH: usize = 256;
 pub struct Skip {
     pub path: String,
     pub why: String,
+}
+
+/// A misclassified image, kept for `eval --errors`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Miss {
+    /// The file it came from (or `IMAGES.npy[i]`).
+    pub source: PathBuf,
+    /// As the model took it (cropped and resized).
+    pub image: Array3<u8>,
+    pub truth: usize,
+    pub predicted: usize,
 }
 
 /// What an evaluation counted.
@@ -54,6 +66,9 @@ pub struct Evaluation {
     pub backend_seconds: f64,
     /// The whole pass, reading and decoding included.
     pub seconds: f64,
+    /// The first misclassified images, at most `keep` of them (0 unless asked).
+    pub misses: Vec<Miss>,
+    keep: usize,
 }
 
 impl Evaluation {
@@ -64,6 +79,8 @@ impl Evaluation {
             listed: Vec::new(),
             backend_seconds: 0.0,
             seconds: 0.0,
+            misses: Vec::new(),
+            keep: 0,
         }
     }
 
@@ -74,13 +91,23 @@ impl Evaluation {
         }
     }
 
-    /// Classifies a batch and counts it against `truth`.
-    fn run(&mut self, accel: &dyn Accelerator, images: ArrayView4<u8>, truth: &[usize]) -> Result<()> {
+    /// Classifies a batch and counts it against `truth`; `source(i)` names image i.
+    fn run(
+        &mut self,
+        accel: &dyn Accelerator,
+        images: ArrayView4<u8>,
+        truth: &[usize],
+        source: &dyn Fn(usize) -> PathBuf,
+    ) -> Result<()> {
         let start = Instant::now();
         let out = accel.run(images, &[])?;
         self.backend_seconds += start.elapsed().as_secs_f64();
-        for (&t, &p) in truth.iter().zip(&out.labels) {
+        for (i, (&t, &p)) in truth.iter().zip(&out.labels).enumerate() {
             self.confusion.add(t, p);
+            if t != p && self.misses.len() < self.keep {
+                let image = images.index_axis(Axis(0), i).to_owned();
+                self.misses.push(Miss { source: source(i), image, truth: t, predicted: p });
+            }
         }
         Ok(())
     }
@@ -116,8 +143,21 @@ fn check_classes(classes: usize) -> Result<usize> {
 
 /// Evaluates `accel` on `data`; progress counts files (or images of an `.npy` pair).
 pub fn evaluate(accel: &dyn Accelerator, data: &Dataset, prep: &Preprocess, progress: &Progress) -> Result<Evaluation> {
+    evaluate_keeping(accel, data, prep, progress, 0)
+}
+
+/// [`evaluate`], keeping the first `keep` misclassified images (at most
+/// [`MAX_EVAL_KEPT_ERRORS`]) in [`Evaluation::misses`].
+pub fn evaluate_keeping(
+    accel: &dyn Accelerator,
+    data: &Dataset,
+    prep: &Preprocess,
+    progress: &Progress,
+    keep: usize,
+) -> Result<Evaluation> {
     let start = Instant::now();
     let mut ev = Evaluation::new(classes_of(accel)?);
+    ev.keep = keep.min(MAX_EVAL_KEPT_ERRORS);
     match data {
         Dataset::Folder(f) => eval_folder(accel, f, prep, progress, &mut ev)?,
         Dataset::Npy(p) => eval_npy(accel, p, progress, &mut ev)?,
@@ -140,33 +180,40 @@ fn eval_folder(
     let bar = progress.bar(f.entries.len() as u64, "evaluating");
     let shape = accel.io().image;
     for chunk in f.entries.chunks(BATCH) {
-        let (images, truth) = decode(chunk, shape, prep, ev);
+        let (images, truth, used) = decode(chunk, shape, prep, ev);
         if let Some(images) = images {
-            ev.run(accel, images.view(), &truth)?;
+            ev.run(accel, images.view(), &truth, &|i| used[i].to_path_buf())?;
         }
         bar.inc(chunk.len() as u64);
     }
     Ok(())
 }
 
-/// Decodes a chunk in parallel: the images that could be used, their classes; the others are
-/// skipped on `ev`.
-fn decode(chunk: &[Entry], shape: Shape, prep: &Preprocess, ev: &mut Evaluation) -> (Option<Array4<u8>>, Vec<usize>) {
+/// Decodes a chunk in parallel: the images that could be used, their classes and paths; the
+/// others are skipped on `ev`.
+fn decode<'e>(
+    chunk: &'e [Entry],
+    shape: Shape,
+    prep: &Preprocess,
+    ev: &mut Evaluation,
+) -> (Option<Array4<u8>>, Vec<usize>, Vec<&'e Path>) {
     let decoded: Vec<Result<Array3<u8>>> =
         chunk.par_iter().map(|e| crate::data::load_image(&e.path, shape, prep)).collect();
     let mut views = Vec::with_capacity(chunk.len());
     let mut truth = Vec::with_capacity(chunk.len());
+    let mut used = Vec::with_capacity(chunk.len());
     for (e, d) in chunk.iter().zip(&decoded) {
         match d {
             Ok(img) => {
                 views.push(img.view());
                 truth.push(e.class);
+                used.push(e.path.as_path());
             }
             Err(err) => ev.skip(&e.path, reason(err)),
         }
     }
     let batch = (!views.is_empty()).then(|| ndarray::stack(Axis(0), &views).expect("images of the model's shape"));
-    (batch, truth)
+    (batch, truth, used)
 }
 
 /// An error's message without the path it names (the skip list names it).
@@ -184,7 +231,8 @@ fn eval_npy(accel: &dyn Accelerator, pair: &NpyPair, progress: &Progress, ev: &m
     let bar = progress.bar(n as u64, "evaluating");
     for start in (0..n).step_by(BATCH) {
         let end = (start + BATCH).min(n);
-        ev.run(accel, images.slice(s![start..end, .., .., ..]), &labels[start..end])?;
+        let source = |i: usize| PathBuf::from(format!("{}[{}]", pair.images.display(), start + i));
+        ev.run(accel, images.slice(s![start..end, .., .., ..]), &labels[start..end], &source)?;
         bar.inc((end - start) as u64);
     }
     Ok(())
