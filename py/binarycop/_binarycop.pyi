@@ -56,6 +56,19 @@ class Model:
         interp: str = "bicubic",
         relu: bool = False,
     ) -> npt.NDArray[np.float32]: ...
+    def compare(
+        self,
+        x: npt.ArrayLike,
+        layer: str = "Pool2",
+        methods: Sequence[str] = ("gradcam",),
+        against: str = "training",
+        ste: str = "windowed",
+        interp: str = "bicubic",
+        relu: bool = False,
+        steps: int = 16,
+        names: Optional[Sequence[str]] = None,
+        resize: str = "cv2",
+    ) -> Dict[str, Any]: ...
     def simulate(
         self,
         folding: str = "cnv",

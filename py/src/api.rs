@@ -40,6 +40,20 @@ pub struct TracedLayer {
     pub acc: Option<Array4<i32>>,
 }
 
+/// What `Model.compare` compares.
+pub struct CompareOptions<'a> {
+    pub layer: &'a str,
+    pub methods: &'a [String],
+    /// "training" or a folder of toolbox exports.
+    pub against: &'a str,
+    pub ste: &'a str,
+    pub interp: &'a str,
+    pub relu: bool,
+    pub steps: usize,
+    /// One name per image for metrics.json; default `x[i]`.
+    pub names: Option<Vec<String>>,
+}
+
 /// Per-image H×W×C arrays as one N×H×W×C array.
 fn stack<T: Clone>(v: Vec<Array3<T>>, dim: (usize, usize, usize, usize)) -> Array4<T> {
     let flat: Vec<T> = v.into_iter().flat_map(|a| a.into_iter()).collect();
@@ -187,6 +201,43 @@ impl Model {
         let (h, w) = maps[0].dim();
         let flat: Vec<f32> = maps.into_iter().flat_map(|m| m.into_iter()).collect();
         Ok(Array3::from_shape_vec((flat.len() / (h * w), h, w), flat).expect("every heatmap has the image's size"))
+    }
+
+    /// The metrics `compare` writes to metrics.json: deployed against training-time (or
+    /// exported) CAMs per image, per class and per method.
+    pub fn compare(&self, images: ArrayView4<u8>, o: &CompareOptions) -> Result<serde_json::Value> {
+        use binarycop::cam::study::{Against, Study};
+        let max = binarycop::limits::MAX_FAITHFULNESS_STEPS;
+        if !(1..=max).contains(&o.steps) {
+            return Err(Error::invalid(format!("steps must be between 1 and {max}, got {}", o.steps)));
+        }
+        let trained = self.trained.clone().ok_or_else(|| {
+            Error::file(&self.path, "a folded artifact has no training graph; pass the .onnx or parameter .npz")
+        })?;
+        if o.methods.is_empty() {
+            return Err(Error::invalid("no CAM methods were given"));
+        }
+        let methods = o.methods.iter().map(|m| methods::by_name(m.trim())).collect::<Result<_>>()?;
+        let layer = self.folded().topology.find_layer(o.layer)?;
+        let ste: Ste = o.ste.parse().map_err(Error::invalid)?;
+        let post = Post { relu: o.relu, interp: o.interp.parse().map_err(Error::invalid)? };
+        let n = accel::check_batch(self.cpu.io(), &images)?;
+        let names = match &o.names {
+            Some(v) if v.len() != n => {
+                return Err(Error::invalid(format!("{} names for {n} images: give one name per image", v.len())))
+            }
+            Some(v) => v.clone(),
+            None => (0..n).map(|i| format!("x[{i}]")).collect(),
+        };
+        let reference = Reference::new(trained)?;
+        let against = match o.against {
+            "training" => Against::Training(Training::new(&reference)),
+            dir => Against::Exports(PathBuf::from(dir)),
+        };
+        let study = Study { engine: self.cpu.engine(), against, layer, methods, ste, post, steps: o.steps };
+        let batch = images.to_owned();
+        let outcome = study.run(&self.path, &batch, &names, None, &binarycop::progress::Progress::hidden())?;
+        Ok(outcome.summary)
     }
 
     /// `simulate --json`'s report for this model.

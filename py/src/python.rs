@@ -262,6 +262,38 @@ impl Model {
         Ok(concatenate(Axis(0), &views).expect("same size").into_pyarray(py))
     }
 
+    /// Deployed against training-time CAMs: the metrics dict `binarycop compare` writes to
+    /// metrics.json (Pearson, Spearman, IoU, SSIM, deletion/insertion AUCs per image, per
+    /// class and per method, and the drift flags).
+    ///
+    /// methods: CAM method names. against: "training" (the f32 graph; needs a .onnx or
+    /// parameter .npz) or a folder of toolbox exports. steps: deletion/insertion steps.
+    /// names: one per image for the per-image rows (default "x[i]"). No ground-truth outlines.
+    #[pyo3(signature = (x, layer = "Pool2", methods = vec!["gradcam".to_string()], against = "training",
+                        ste = "windowed", interp = "bicubic", relu = false, steps = 16, names = None,
+                        resize = "cv2"))]
+    #[allow(clippy::too_many_arguments)]
+    fn compare<'py>(
+        &self,
+        py: Python<'py>,
+        x: &Bound<'py, PyAny>,
+        layer: &str,
+        methods: Vec<String>,
+        against: &str,
+        ste: &str,
+        interp: &str,
+        relu: bool,
+        steps: usize,
+        names: Option<Vec<String>>,
+        resize: &str,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let o = api::CompareOptions { layer, methods: &methods, against, ste, interp, relu, steps, names };
+        let inner = &self.inner;
+        let x = images(x)?;
+        let v = detached(py, || inner.prepare(x, resize).and_then(|x| inner.compare(x.view(), &o)))?;
+        json_to_py(py, &v)
+    }
+
     /// The model's FINN dataflow accelerator simulated cycle by cycle: the dict
     /// `binarycop simulate --json` prints (per-node cycles, FIFOs, FPS, latency, resources).
     ///

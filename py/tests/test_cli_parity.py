@@ -1,6 +1,8 @@
 """The Python package gives what the CLI gives on the repository's fixtures: labels, scores,
 layer taps, CAM heatmaps and the simulation report."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -116,3 +118,19 @@ def test_topology_and_layers_are_the_models(cli_json):
     assert m.input_shape == tuple(int(v) for v in info["input"].split("x"))
     assert m.classes == info["classes"]
     assert [l["name"] for l in m.topology["layers"]] == m.layers
+
+
+def test_compare_returns_the_metrics_compare_writes(cli, tmp_path):
+    d = FIXTURES / "ncnv_trained"
+    path = str(d / "model.onnx")
+    m = binarycop.load(path)
+    x = np.load(d / "inputs.npy")[:4]
+    xp = tmp_path / "x.npy"
+    np.save(xp, x)
+    cli("compare", "--model", path, "--images", xp, "--layer", "Pool2", "--method", "gradcam,layercam",
+        "--steps", "8", "--out", tmp_path / "cmp")
+    want = json.loads((tmp_path / "cmp" / "metrics.json").read_text())
+    got = m.compare(x, layer="Pool2", methods=["gradcam", "layercam"], steps=8,
+                    names=[f"{xp}[{i}]" for i in range(4)])
+    assert got == want
+    assert set(got["methods"]) == {"gradcam", "layercam"}
