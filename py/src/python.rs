@@ -433,21 +433,25 @@ impl Accelerator {
         tuple(py, self.inner.batched(&self.inner.output.normal))
     }
 
+    /// driver.py's folded input shape with N = batch_size, e.g. (1, 72, 72, 1, 3).
     #[getter]
     fn ishape_folded<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
         tuple(py, self.inner.batched(&self.inner.input.folded))
     }
 
+    /// driver.py's folded output shape with N = batch_size, e.g. (1, 1, 1).
     #[getter]
     fn oshape_folded<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
         tuple(py, self.inner.batched(&self.inner.output.folded))
     }
 
+    /// driver.py's packed input shape (bytes) with N = batch_size.
     #[getter]
     fn ishape_packed<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
         tuple(py, self.inner.batched(&self.inner.input.packed))
     }
 
+    /// driver.py's packed output shape (bytes) with N = batch_size.
     #[getter]
     fn oshape_packed<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
         tuple(py, self.inner.batched(&self.inner.output.packed))

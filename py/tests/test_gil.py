@@ -21,26 +21,28 @@ def count_until(done: threading.Event) -> int:
 
 def test_another_thread_runs_during_a_cam_batch():
     m = binarycop.load(FIXTURES / "ncnv_trained" / "model.onnx")
-    x = np.concatenate([np.load(FIXTURES / "ncnv_trained" / "inputs.npy")] * 4)
+    x = np.concatenate([np.load(FIXTURES / "ncnv_trained" / "inputs.npy")] * 12)  # 6 chunks
     # The loop's speed with nothing else running, over 0.2 s.
     idle = threading.Event()
     threading.Timer(0.2, idle.set).start()
     rate = count_until(idle) / 0.2
     done = threading.Event()
+    took = []
 
     def work():
+        start = time.perf_counter()
         m.cam(x, layer="Conv1_2", method="scorecam")
+        took.append(time.perf_counter() - start)
         done.set()
 
     th = threading.Thread(target=work)
-    start = time.perf_counter()
     th.start()
     n = count_until(done)
-    took = time.perf_counter() - start
     th.join()
-    assert took > 0.3, "the call is long enough to tell"
-    # Holding the GIL, the call would leave this loop only a few 5 ms switch intervals.
-    assert n > 0.05 * rate * took, (n, rate, took)
+    assert took[0] > 0.6, "the call is long enough to tell"
+    # Holding the GIL, the call leaves this loop a few 5 ms switch intervals per chunk (about
+    # 20-60 ms of counting, measured with the GIL held); released, more than a third of the call.
+    assert n > rate * 0.25, (n, rate, took)
 
 
 def test_ctrl_c_stops_a_long_batch_between_chunks():
