@@ -83,7 +83,7 @@ def pack(
     arr: npt.ArrayLike, dtype: str, reverse_inner: bool = True, reverse_endian: bool = True
 ) -> npt.NDArray[np.uint8]: ...
 def unpack(
-    packed: npt.NDArray[np.uint8],
+    packed: Union[npt.NDArray[np.uint8], bytes, bytearray],
     dtype: str,
     output_shape: Optional[Sequence[int]] = None,
     reverse_inner: bool = True,

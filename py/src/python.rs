@@ -342,21 +342,35 @@ fn pack<'py>(
     Ok(ArrayD::from_shape_vec(IxDyn(&shape), bytes).expect("packed shape").into_pyarray(py))
 }
 
-/// FINN's packed_bytearray_to_finnpy: unpacks uint8 `packed` (rows of its last dimension) into
-/// float32 values of FINN DataType `dtype`, shaped `output_shape` (default, as FINN's:
-/// packed.shape[:-1] + (row bytes × 8 // bits,)).
+/// FINN's packed_bytearray_to_finnpy: unpacks uint8 `packed` (rows of its last dimension;
+/// bytes or bytearray are one row) into float32 values of FINN DataType `dtype`, shaped
+/// `output_shape` (default, as FINN's: packed.shape[:-1] + (row bytes × 8 // bits,)).
 #[pyfunction]
 #[pyo3(signature = (packed, dtype, output_shape = None, reverse_inner = true, reverse_endian = true))]
 fn unpack<'py>(
     py: Python<'py>,
-    packed: PyReadonlyArrayDyn<'py, u8>,
+    packed: &Bound<'py, PyAny>,
     dtype: &str,
     output_shape: Option<Vec<usize>>,
     reverse_inner: bool,
     reverse_endian: bool,
 ) -> PyResult<Bound<'py, numpy::PyArrayDyn<f32>>> {
-    let shape = packed.shape().to_vec();
-    let bytes: Vec<u8> = packed.as_array().iter().copied().collect();
+    let (bytes, shape): (Vec<u8>, Vec<usize>) = if let Ok(a) = packed.extract::<PyReadonlyArrayDyn<u8>>() {
+        (a.as_array().iter().copied().collect(), a.shape().to_vec())
+    } else if let Some(b) = packed
+        .cast::<pyo3::types::PyBytes>()
+        .ok()
+        .map(|b| b.as_bytes().to_vec())
+        .or_else(|| packed.cast::<pyo3::types::PyByteArray>().ok().map(|b| b.to_vec()))
+    {
+        let n = b.len();
+        (b, vec![n])
+    } else {
+        return Err(PyValueError::new_err(format!(
+            "packed must be a uint8 array of FINN's packed bytes (or bytes, bytearray), got {}",
+            packed.get_type().name()?
+        )));
+    };
     let (values, shape) =
         detached(py, || api::unpack(&bytes, &shape, dtype, output_shape, layout(reverse_inner, reverse_endian)))?;
     Ok(ArrayD::from_shape_vec(IxDyn(&shape), values).expect("unpacked shape").into_pyarray(py))

@@ -47,3 +47,14 @@ def test_the_defaults_are_the_drivers_layout():
     v = np.arange(8).reshape(1, 8) % 2
     assert np.array_equal(binarycop.pack(v, "BINARY"), binarycop.pack(v, "BINARY", True, True))
     assert not np.array_equal(binarycop.pack(v, "BINARY"), binarycop.pack(v, "BINARY", False, False))
+
+
+def test_unpack_takes_bytes_and_refuses_other_types():
+    packed = binarycop.pack(np.array([[1, 2, 3, 4]]), "UINT4")
+    flat = binarycop.unpack(packed.reshape(-1), "UINT4")
+    assert np.array_equal(binarycop.unpack(packed.tobytes(), "UINT4"), flat)
+    assert np.array_equal(binarycop.unpack(bytearray(packed.tobytes()), "UINT4"), flat)
+    with pytest.raises(ValueError, match="uint8"):
+        binarycop.unpack(packed.astype(np.int16), "UINT4")
+    with pytest.raises(ValueError, match="uint8"):
+        binarycop.unpack([1, 2], "UINT4")
