@@ -12,6 +12,7 @@
 //! - [`watch`]: the live loop over a camera, a video or a folder of frames, and its web page;
 //! - [`npy`]: .npy/.npz reading with every header checked against the real data;
 //! - [`output`]: output folders written all or nothing;
+//! - [`packed`]: FINN packed bytes checked against the shape they unpack to;
 //! - [`limits`]: the bounds on everything read from a file (from binarycop-hw);
 //! - [`report`]: labelled figures, plots and HTML reports;
 //! - [`progress`]: progress bars for long work;
@@ -29,6 +30,7 @@ pub mod lower;
 pub mod model;
 pub mod npy;
 pub mod output;
+pub mod packed;
 pub mod progress;
 pub mod reference;
 pub mod report;

@@ -244,15 +244,22 @@ pub fn read_integers(bytes: &[u8]) -> Result<(Vec<i64>, Vec<usize>)> {
             )))
         }
     };
-    let mut out = Vec::with_capacity(vals.len());
-    for (i, v) in vals.into_iter().enumerate() {
+    Ok((whole_numbers(vals)?, shape))
+}
+
+/// Floats that hold whole numbers (as FINN keeps its tensors) as i64; names the first that does
+/// not.
+pub fn whole_numbers(vals: impl IntoIterator<Item = f64>) -> Result<Vec<i64>> {
+    let vals = vals.into_iter();
+    let mut out = Vec::with_capacity(vals.size_hint().0);
+    for (i, v) in vals.enumerate() {
         // 2^53 keeps the conversion exact; FINN's types need at most 32 bits.
         if !(v.is_finite() && v.fract() == 0.0 && v.abs() <= 9_007_199_254_740_992.0) {
             return Err(Error::invalid(format!("element {i} is {v}, not a whole number (FINN types are integers)")));
         }
         out.push(v as i64);
     }
-    Ok((out, shape))
+    Ok(out)
 }
 
 /// An `.npz` (a zip of .npy members), read member by member with [`header`]'s checks.

@@ -105,7 +105,7 @@ pub trait Accelerator: Send + Sync {
 }
 
 /// Checks a batch against the backend's input; returns N.
-pub(crate) fn check_batch(io: &IoSpec, images: &ArrayView4<u8>) -> Result<usize> {
+pub fn check_batch(io: &IoSpec, images: &ArrayView4<u8>) -> Result<usize> {
     let s = io.image;
     let (n, h, w, c) = images.dim();
     if n == 0 {

@@ -139,27 +139,10 @@ pub fn unpack(args: UnpackArgs, out: &mut String) -> Result<()> {
     let (layout, lname) = layout_of(plain);
     let shape_arg = shape;
     let shape = parse_shape(&shape_arg)?;
-    let size = packing::packed_size(dt, &shape)
-        .ok()
-        .filter(|s| s.elements <= crate::limits::MAX_TENSOR_ELEMENTS)
-        .ok_or_else(|| {
-            Error::invalid(format!(
-                "--shape {shape_arg}: {shape:?} of {dt} has more elements than binarycop unpacks into one array ({})",
-                crate::limits::named("MAX_TENSOR_ELEMENTS", crate::limits::MAX_TENSOR_ELEMENTS)
-            ))
-        })?;
-    let (inner, rows, row_bytes) = (size.inner, size.rows, size.row_bytes);
+    let size = crate::packed::unpack_size(dt, &shape, &format!("--shape {shape_arg}"))?;
+    let inner = size.inner;
     let bytes = crate::data::read_input(&input)?;
-    if bytes.len() != size.bytes {
-        return Err(Error::file(
-            &input,
-            format!(
-                "{} bytes, but shape {shape:?} of {dt} needs {} ({rows} rows of {row_bytes} bytes)",
-                bytes.len(),
-                size.bytes
-            ),
-        ));
-    }
+    crate::packed::check_len(&size, bytes.len(), &shape, dt).map_err(|e| e.in_file(&input))?;
     let (lo, hi) = (dt.min(), dt.max());
     let (npy, kind) = if float32 {
         let v: Vec<i64> = packing::unpack_to_vec(&bytes, inner, dt, layout).map_err(|e| Error::file(&input, e))?;

@@ -4,7 +4,6 @@ use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
 use binarycop_hw::boards;
-use binarycop_hw::folding::FoldingConfig;
 
 use binarycop_sim::cost::Resources;
 use binarycop_sim::flow::Flow;
@@ -13,7 +12,10 @@ use serde_json::json;
 
 use super::{topology_of, TopologyArgs};
 use crate::error::{write_atomic, Error, Result};
-use crate::lower;
+use crate::lower::{
+    self,
+    simulate::{self, fifo_depth_of, lower_with, SimulateOptions},
+};
 use crate::model::{self, random::random_model, FoldedModel, Topology};
 use crate::progress::Progress;
 
@@ -67,80 +69,18 @@ pub struct SimulateArgs {
     json: bool,
 }
 
-/// A folding config from a file or a preset name.
-fn folding_of(spec: &str) -> Result<FoldingConfig> {
-    crate::accel::sim::folding_file(spec)
-}
-
-fn lower_with(m: &FoldedModel, folding: &str, flow: Flow) -> Result<lower::Lowered> {
-    let cfg = folding_of(folding)?;
-    lower::lower_flow(m, &cfg, flow).map_err(|e| if Path::new(folding).exists() { e.in_file(folding) } else { e })
-}
-
-/// The flow asked for, else the one the folding's origin used: BNN-PYNQ for the paper presets.
-fn flow_of(flow: Option<&str>, folding: &str) -> Flow {
-    match flow.and_then(Flow::from_name) {
-        Some(f) => f,
-        None if !Path::new(folding).exists() && binarycop_hw::folding::paper_config(folding).is_some() => Flow::BnnPynq,
-        None => Flow::Finn,
-    }
-}
-
-fn fifo_depth_of(arg: Option<&str>) -> Result<lower::FifoDepth> {
-    arg.map_or(Ok(lower::FifoDepth::Flow), str::parse)
-}
-
 pub fn simulate(args: SimulateArgs, out: &mut String) -> Result<()> {
     let SimulateArgs { model, folding, clock_mhz, frames, fifo_depth, flow, json } = args;
-    if !(clock_mhz.is_finite() && clock_mhz > 0.0) {
-        return Err(Error::invalid(format!("--clock-mhz must be positive, got {clock_mhz}")));
-    }
-    if !(1..=1000).contains(&frames) {
-        return Err(Error::invalid(format!("--frames must be between 1 and 1000, got {frames}")));
-    }
     let m = model.load()?;
-    let mut low = lower_with(&m, &folding, flow_of(flow.as_deref(), &folding))?;
-    low.set_fifo_depth(&fifo_depth_of(fifo_depth.as_deref())?)?;
-    let r = low.timing(frames, clock_mhz)?;
+    let opts = SimulateOptions { folding, clock_mhz, frames, fifo_depth, flow };
+    let r = simulate::simulate(&m, &opts)?;
     if json {
-        let v = report_json(&r, &model.model, &folding, &m.topology.name);
+        let v = simulate::report_json(&r, &model.model, &opts.folding, &m.topology.name);
         let _ = writeln!(out, "{}", serde_json::to_string_pretty(&v).expect("JSON"));
     } else {
-        out.push_str(&report_text(&r, &m.topology.name, &folding));
+        out.push_str(&report_text(&r, &m.topology.name, &opts.folding));
     }
     Ok(())
-}
-
-pub(crate) fn report_json(r: &Report, model: &str, folding: &str, topology: &str) -> serde_json::Value {
-    let nodes: Vec<_> = r
-        .nodes
-        .iter()
-        .map(|n| {
-            json!({
-                "name": n.name, "op_type": n.op_type, "pe": n.pe, "simd": n.simd,
-                "exp_cycles": n.exp_cycles, "sim_cycles": n.sim_cycles,
-                "lut": n.finn.lut, "bram18": n.finn.bram18, "uram": n.finn.uram, "dsp": n.finn.dsp,
-                "busy_per_frame": n.busy, "stalled_per_frame": n.stalled, "starved_per_frame": n.starved,
-            })
-        })
-        .collect();
-    let fifos: Vec<_> = r
-        .fifos
-        .iter()
-        .map(|f| json!({"name": f.name, "bits": f.bits, "depth": f.depth, "max_occupancy": f.max_occupancy, "lut": f.finn.lut, "bram18": f.finn.bram18}))
-        .collect();
-    let i = &r.implementation;
-    json!({
-        "model": model, "topology": topology, "folding": folding, "flow": r.flow.name(), "frames": r.frames,
-        "clock_mhz": r.clock_mhz,
-        "exp_cycles_per_frame": r.exp_cycles_per_frame, "exp_fps": r.exp_fps,
-        "cycles_per_frame": r.cycles_per_frame, "fps": r.fps,
-        "latency_cycles": r.latency_cycles, "latency_us": r.latency_us,
-        "lut": r.finn.lut, "bram18": r.finn.bram18, "uram": r.finn.uram, "dsp": r.finn.dsp,
-        "impl_lut": i.lut, "impl_ff": i.ff, "impl_bram_tiles": i.bram_tiles(), "impl_ramb36": i.ramb36,
-        "impl_ramb18": i.ramb18, "impl_dsp": i.dsp,
-        "nodes": nodes, "fifos": fifos,
-    })
 }
 
 fn opt(v: Option<usize>) -> String {

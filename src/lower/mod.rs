@@ -3,9 +3,11 @@
 //! with 2ⁿ−1 thresholds and ActVal −2ⁿ⁻¹), per conv an SWU and an MVAU, a StreamingMaxPool per
 //! pool, the fc MVAUs, LabelSelect (K = 1), output IODMA; width converters and FIFOs between.
 //!
-//! [`export`] writes the memory images and FINN configs for `export-hw`.
+//! [`export`] writes the memory images and FINN configs for `export-hw`; [`simulate`] clocks
+//! frames through the graph and reports them as `simulate --json` does.
 
 pub mod export;
+pub mod simulate;
 pub mod stand_in;
 
 use binarycop_hw::folding::FoldingConfig;
