@@ -43,7 +43,7 @@ from torch import nn
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from export_params import export_params, layer_names  # noqa: E402
-from make_fixtures import build_model, to_float_input  # noqa: E402
+from make_fixtures import build_model, export, to_float_input  # noqa: E402
 
 import brevitas  # noqa: E402
 
@@ -449,9 +449,58 @@ def write_readme(path, results):
 
 
 # --------------------------------------------------------------------------------------------
+def train_on_dataset(args):
+    """--dataset: the user's labelled folder (python/user_dataset.py) -> each topology trained with
+    the recipe above (balanced classes, augmentation), written as <out>/<topo>.params.npz and
+    <topo>.onnx (QONNX), and checked: binarycop's `eval` on the held-out images gives torch's
+    accuracy exactly."""
+    import user_dataset
+    size, classes = args.size, args.classes
+    x, y, hx, hy, counts = user_dataset.load(args.dataset, size, classes, args.class_map, seed=args.seed,
+                                             held_out=args.held_out)
+    print(f"{args.dataset}: {counts}", flush=True)
+    if len(hy) == 0:
+        sys.exit("error: no held-out images (a class has too few files, or --held-out is 0)")
+    os.makedirs(args.out, exist_ok=True)
+    os.makedirs(args.data, exist_ok=True)
+    hx_path, hy_path = os.path.join(args.data, "held_out_images.npy"), os.path.join(args.data, "held_out_labels.npy")
+    np.save(hx_path, hx)
+    np.save(hy_path, hy)
+    results = dict(dataset=os.path.abspath(args.dataset), class_map=args.class_map, counts=counts, models={})
+    for i, topo in enumerate(args.topologies.split(",")):
+        defaults = FULL_MODELS[topo]
+        steps = args.steps or defaults["steps"]
+        model = build_model(topo, args.seed + i, classes, size)
+        info = train(model, x, y, steps=steps, batch=defaults["batch"], lr=defaults["lr"], seed=args.seed + i)
+        snap_weights(model)
+        path = os.path.join(args.out, f"{topo}.params.npz")
+        save_model(model, topo, path, classes, size)
+        export(model, to_float_input(hx[:1]), os.path.join(args.out, f"{topo}.onnx"), dynamo=False)
+        torch_acc = float((logits_of(model, hx).argmax(1).numpy() == hy).mean())
+        rep = os.path.join(args.data, f"eval_{topo}.json")
+        subprocess.run([args.bin, "eval", "--model", path, "--images", hx_path, "--labels", hy_path, "--quiet",
+                        "--json", rep], check=True, capture_output=True)
+        rust_acc = json.load(open(rep))["accuracy"]
+        print(f"  {topo}: held-out accuracy torch {100 * torch_acc:.2f}%, binarycop eval {100 * rust_acc:.2f}%",
+              flush=True)
+        assert abs(torch_acc - rust_acc) < 1e-9, f"{topo}: torch and binarycop eval disagree"
+        results["models"][topo] = dict(file=os.path.basename(path), training=info, held_out_accuracy=torch_acc)
+    with open(os.path.join(args.out, "results.json"), "w") as f:
+        json.dump(results, f, indent=2)
+        f.write("\n")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default="models")
+    ap.add_argument("--dataset", help="train on this labelled image folder (binarycop eval's layout) instead")
+    ap.add_argument("--class-map", help="with --dataset: folder name -> class (models/classmaps/)")
+    ap.add_argument("--topologies", default="cnv,ncnv,ucnv", help="with --dataset: which models to train")
+    ap.add_argument("--size", type=int, default=32, help="with --dataset: input size")
+    ap.add_argument("--classes", type=int, default=4, help="with --dataset: number of classes")
+    ap.add_argument("--held-out", type=float, default=0.2, help="with --dataset: share of each class held out")
+    ap.add_argument("--steps", type=int, help="with --dataset: training steps (default: the recipe's per model)")
+    ap.add_argument("--seed", type=int, default=21, help="with --dataset: subsampling, split and training seed")
     ap.add_argument("--data", default="/tmp/binarycop-train-data", help="scratch folder for the synth sets")
     ap.add_argument("--bin", default=os.environ.get("BINARYCOP", "target/release/binarycop"))
     ap.add_argument("--only", nargs="*", help="model names to train (default: all)")
@@ -459,6 +508,8 @@ def main():
     ap.add_argument("--report", action="store_true",
                     help="train nothing: rebuild results.json and README.md from the per-model results in --data")
     args = ap.parse_args()
+    if args.dataset:
+        return train_on_dataset(args)
     data_cfg, model_cfg = quick_config() if args.quick else (FULL_DATA, FULL_MODELS)
     if args.quick and args.data == ap.get_default("data"):
         args.data += "-quick"
