@@ -31,7 +31,7 @@ def class_index(names: list[str], class_map: str | None):
     m = json.load(open(class_map))
     table = {}
     for folder, target in m["folders"].items():
-        c = target if isinstance(target, int) else keys.get(folder_key(target), _index(str(target), len(names)))
+        c = target if type(target) is int else keys.get(folder_key(target), _index(str(target), len(names)))
         if c is None or not 0 <= c < len(names):
             raise ValueError(f"{class_map}: folder '{folder}' maps to {target!r}, not a class of {names}")
         table[folder_key(folder)] = c
@@ -65,10 +65,12 @@ def scan(root: str, classes: int, class_map: str | None):
             raise ValueError(f"{entry.path}: folder '{entry.name}' is not a class (pass --class-map)")
         for d, subdirs, files in os.walk(entry.path):
             subdirs[:] = sorted(s for s in subdirs if not s.startswith("."))
-            out += [(os.path.join(d, f), c) for f in sorted(files) if f.lower().endswith(IMAGE_EXT)]
-        seen.add(c)
+            images = [(os.path.join(d, f), c) for f in sorted(files) if f.lower().endswith(IMAGE_EXT)]
+            out += images
+            if images:
+                seen.add(c)
     if len(seen) < 2:
-        raise ValueError(f"{root}: images of {len(seen)} class(es); training needs at least two")
+        raise ValueError(f"{root}: images of {len(seen)} class(es); training needs at least two (as eval says)")
     return out
 
 
